@@ -1,0 +1,151 @@
+"""Content adapters: whatever a caller passes to ``save`` becomes a stream of byte chunks.
+
+The core never holds a whole upload in memory: every kind of content is read one chunk at a time,
+and ``max_size`` is enforced on the running total, so an oversize stream is abandoned as soon as it
+crosses the limit instead of after it has been read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import io
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable
+from typing import Any, BinaryIO, Protocol, TypeAlias, runtime_checkable
+
+from bucketry.errors import TooLargeError
+
+__all__ = [
+    "DEFAULT_CHUNK_SIZE",
+    "AsyncReadable",
+    "Content",
+    "ContentSource",
+    "fixed_size_chunks",
+]
+
+DEFAULT_CHUNK_SIZE = 1024 * 1024
+"""Bytes read from a caller's content, or from a backend, per step."""
+
+
+@runtime_checkable
+class AsyncReadable(Protocol):
+    """An async file-like object: Starlette's ``UploadFile``, ``aiofiles`` files, …"""
+
+    def read(self, size: int = -1, /) -> Awaitable[bytes]: ...
+
+
+Content: TypeAlias = "bytes | bytearray | memoryview | BinaryIO | AsyncReadable | AsyncIterable[bytes]"
+"""Everything ``Storage.save`` accepts as content."""
+
+
+class ContentSource:
+    """One upload's content, read as chunks, and read again from the start where possible.
+
+    A second read is what lets ``save`` retry under another name after losing a race for the first
+    one on a backend that cannot re-target content it has already received.
+    """
+
+    def __init__(self, content: Content, chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
+        if isinstance(content, str):
+            raise TypeError("Content must be bytes or a binary stream, not str; encode it first.")
+        self._content = content
+        self._chunk_size = chunk_size
+        self._started = False
+        self._start_position: int | None = None
+
+    async def chunks(self, max_size: int | None = None) -> AsyncIterator[bytes]:
+        """Yield the content's chunks; raise :class:`TooLargeError` once past ``max_size``."""
+        self._started = True
+        total = 0
+        async for chunk in self._raw_chunks():
+            total += len(chunk)
+            if max_size is not None and total > max_size:
+                raise TooLargeError(
+                    f"Content is larger than max_size={max_size} bytes; nothing was stored. "
+                    "Send a smaller file or raise max_size."
+                )
+            if chunk:
+                yield chunk
+
+    async def rewind(self) -> bool:
+        """Go back to the first byte; return ``False`` if this content can only be read once."""
+        content = self._content
+        if isinstance(content, (bytes, bytearray, memoryview)) or not self._started:
+            return True
+        seek = getattr(content, "seek", None)
+        if self._start_position is None or seek is None:
+            return False
+        try:
+            result = seek(self._start_position)
+            if inspect.isawaitable(result):
+                await result
+        except (OSError, ValueError):
+            return False
+        return True
+
+    async def _raw_chunks(self) -> AsyncIterator[bytes]:
+        content = self._content
+        size = self._chunk_size
+        if isinstance(content, (bytes, bytearray, memoryview)):
+            view = memoryview(content).cast("B")
+            for offset in range(0, len(view), size):
+                yield bytes(view[offset : offset + size])
+        elif isinstance(content, AsyncIterable):
+            async for chunk in content:
+                yield _as_bytes(chunk)
+        elif hasattr(content, "read") and inspect.iscoroutinefunction(content.read):
+            self._remember_position()
+            while chunk := await content.read(size):
+                yield _as_bytes(chunk)
+        elif hasattr(content, "read"):
+            self._remember_position()
+            read = content.read
+            # In-memory buffers are fast; real files may block, so they are read off the loop.
+            in_memory = isinstance(content, io.BytesIO)
+            while True:
+                data = read(size) if in_memory else await asyncio.to_thread(read, size)
+                if inspect.isawaitable(data):  # an async read() that is not a coroutine function
+                    data = await data
+                if not data:
+                    break
+                yield _as_bytes(data)
+        else:
+            raise TypeError(
+                f"Cannot save content of type {type(content).__name__}: pass bytes, a binary file, "
+                "an async file-like object with read(), or an async iterable of bytes."
+            )
+
+    def _remember_position(self) -> None:
+        tell = getattr(self._content, "tell", None)
+        if tell is None or inspect.iscoroutinefunction(tell):
+            # Async files usually start at 0 when handed to us (UploadFile, aiofiles).
+            self._start_position = 0 if hasattr(self._content, "seek") else None
+            return
+        try:
+            self._start_position = int(tell())
+        except (OSError, ValueError):
+            self._start_position = None
+
+
+def _as_bytes(chunk: Any) -> bytes:
+    if isinstance(chunk, bytes):
+        return chunk
+    if isinstance(chunk, (bytearray, memoryview)):
+        return bytes(chunk)
+    raise TypeError(f"Content yielded {type(chunk).__name__}; only bytes-like chunks can be stored.")
+
+
+async def fixed_size_chunks(chunks: AsyncIterable[bytes], size: int) -> AsyncIterator[bytes]:
+    """Re-cut a stream into chunks of exactly ``size`` bytes (the last may be shorter).
+
+    Multipart and resumable uploads need parts of a fixed size; this holds at most one part plus one
+    incoming chunk in memory.
+    """
+    buffer = bytearray()
+    async for chunk in chunks:
+        buffer += chunk
+        while len(buffer) >= size:
+            yield bytes(buffer[:size])
+            del buffer[:size]
+    if buffer:
+        yield bytes(buffer)

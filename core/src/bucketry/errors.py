@@ -1,0 +1,79 @@
+"""Errors raised by bucketry.
+
+Every error a user can see is one of these; backends translate their SDK's exceptions at one
+boundary each, so no ``botocore``, ``aiohttp`` or ``azure.core`` exception ever escapes. Each class
+also inherits the builtin exception a Python programmer would reach for first, so plain
+``except FileNotFoundError`` keeps working::
+
+    BucketryError
+    ├── NotFoundError              (FileNotFoundError)   the file does not exist
+    ├── AlreadyExistsError         (FileExistsError)     create-if-absent found the name taken
+    ├── PermissionDeniedError      (PermissionError)     the backend refused the credentials
+    ├── UnsafeNameError            (ValueError)          a name that could escape or confuse storage
+    ├── TooLargeError              (ValueError)          content went past ``max_size``
+    ├── IntegrityError                                   bytes changed between us and the backend
+    ├── UnsupportedError           (NotImplementedError) the backend does not offer this capability
+    ├── UnavailableError           (ConnectionError)     the backend could not be reached or is failing
+    └── ConfigurationError         (ValueError)          storage options are missing or wrong
+        └── UnknownBackendError    (LookupError)         no installed backend has that name
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AlreadyExistsError",
+    "BucketryError",
+    "ConfigurationError",
+    "IntegrityError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "TooLargeError",
+    "UnavailableError",
+    "UnknownBackendError",
+    "UnsafeNameError",
+    "UnsupportedError",
+]
+
+
+class BucketryError(Exception):
+    """Base class of every error bucketry raises."""
+
+
+class NotFoundError(BucketryError, FileNotFoundError):
+    """The named file does not exist in the storage."""
+
+
+class AlreadyExistsError(BucketryError, FileExistsError):
+    """A create-if-absent write, copy or move found its target name already taken."""
+
+
+class PermissionDeniedError(BucketryError, PermissionError):
+    """The backend refused the operation with the credentials it was given."""
+
+
+class UnsafeNameError(BucketryError, ValueError):
+    """A file name was rejected because it could escape the storage or mean two things."""
+
+
+class TooLargeError(BucketryError, ValueError):
+    """Content grew past the ``max_size`` given to ``save``; nothing was stored."""
+
+
+class IntegrityError(BucketryError):
+    """A checksum did not match: the bytes stored or received are not the bytes sent."""
+
+
+class UnsupportedError(BucketryError, NotImplementedError):
+    """The backend does not offer this capability; see ``Storage.capabilities``."""
+
+
+class UnavailableError(BucketryError, ConnectionError):
+    """The backend could not be reached or kept failing; the operation may succeed later."""
+
+
+class ConfigurationError(BucketryError, ValueError):
+    """Storage options are missing, unknown or of the wrong type."""
+
+
+class UnknownBackendError(ConfigurationError, LookupError):
+    """No installed backend is registered under the requested name."""

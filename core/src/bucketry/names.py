@@ -1,0 +1,155 @@
+"""One rule for file names, applied by the core before any backend sees a name.
+
+A name is a relative, ``/``-separated path. Names that could escape a storage root or mean
+different things on different backends are rejected with :class:`UnsafeNameError`; they are
+never "repaired" (stripping ``..`` from ``"....//x"`` gives ``"//x"``, which is how the reference
+design let absolute paths through). The few ambiguities that are harmless are normalised the same
+way everywhere: runs of ``/`` collapse, and unicode is put in NFC form, so ``"é"`` typed either
+way names one file.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import string
+import unicodedata
+
+from bucketry.errors import UnsafeNameError
+
+__all__ = [
+    "MAX_NAME_BYTES",
+    "alternative_name",
+    "clean_name",
+    "clean_prefix",
+    "split_suffixes",
+    "valid_filename",
+]
+
+MAX_NAME_BYTES = 1024
+"""Longest name, in UTF-8 bytes, that every supported backend stores (S3's key limit)."""
+
+_RANDOM_ALPHABET = string.ascii_letters + string.digits
+_SLASH_RUNS = re.compile(r"/{2,}")
+
+
+def _check_characters(name: str) -> None:
+    for char in name:
+        if char == "\\":
+            raise UnsafeNameError(
+                f"Name {name!r} contains a backslash; use '/' to separate directories."
+            )
+        if unicodedata.category(char) == "Cc":
+            raise UnsafeNameError(
+                f"Name {name!r} contains the control character {char!r}; remove it."
+            )
+
+
+def _normalise(name: object, what: str) -> str:
+    if not isinstance(name, str):
+        raise UnsafeNameError(f"A {what} must be a str, not {type(name).__name__}.")
+    _check_characters(name)
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UnsafeNameError(
+            f"{what.capitalize()} {name!r} is not valid unicode (it has lone surrogates)."
+        ) from None
+    name = unicodedata.normalize("NFC", name)
+    if name.startswith("/"):
+        raise UnsafeNameError(
+            f"{what.capitalize()} {name!r} is absolute; names are relative to the storage root."
+        )
+    name = _SLASH_RUNS.sub("/", name)
+    for segment in name.split("/"):
+        if segment in (".", ".."):
+            raise UnsafeNameError(
+                f"{what.capitalize()} {name!r} has a {segment!r} segment; "
+                "name the file without relative path segments."
+            )
+    if len(name.encode("utf-8")) > MAX_NAME_BYTES:
+        raise UnsafeNameError(
+            f"{what.capitalize()} is {len(name.encode('utf-8'))} bytes long in UTF-8; "
+            f"the limit is {MAX_NAME_BYTES}."
+        )
+    return name
+
+
+def clean_name(name: object) -> str:
+    """Return the canonical form of a file name, or raise :class:`UnsafeNameError`.
+
+    Rejected: non-strings, the empty name, absolute paths, ``.`` and ``..`` segments, backslashes,
+    control characters (NUL included), names ending in ``/`` (those are directories) and names over
+    :data:`MAX_NAME_BYTES`. Normalised: ``//`` runs collapse to ``/``; unicode becomes NFC.
+    """
+    cleaned = _normalise(name, "name")
+    if not cleaned:
+        raise UnsafeNameError("A file name must not be empty.")
+    if cleaned.endswith("/"):
+        raise UnsafeNameError(f"Name {cleaned!r} ends with '/', which names a directory, not a file.")
+    return cleaned
+
+
+def clean_prefix(prefix: object) -> str:
+    """Return a directory prefix in canonical form: ``""`` for the root, else ending in ``/``.
+
+    Listing ``"a/b"`` and ``"a/b/"`` mean the same directory, and neither matches ``"a/b_c/x"``:
+    prefix boundaries are exact on every backend.
+    """
+    cleaned = _normalise(prefix, "prefix")
+    if cleaned and not cleaned.endswith("/"):
+        cleaned += "/"
+    return cleaned
+
+
+def split_suffixes(filename: str) -> tuple[str, str]:
+    """Split ``"archive.tar.gz"`` into ``("archive", ".tar.gz")``, as Django does.
+
+    A leading dot is part of the stem, so ``".env"`` has no suffix.
+    """
+    head, dot, _ = filename.lstrip(".").partition(".")
+    if not dot:
+        return filename, ""
+    stem_length = len(filename) - len(filename.lstrip(".")) + len(head)
+    return filename[:stem_length], filename[stem_length:]
+
+
+def alternative_name(name: str, max_length: int | None = None) -> str:
+    """Return ``dir/stem_<7 random [a-zA-Z0-9]>.ext`` for a name that is taken.
+
+    Random suffixes (Django's rule since 1.7) cost an attacker as much as anyone to collide with;
+    counting ``_1``, ``_2``… lets one upload force thousands of look-ups on the next. With
+    ``max_length`` the stem is truncated so the result fits, and a name that cannot fit raises
+    :class:`UnsafeNameError`.
+    """
+    directory, _, filename = name.rpartition("/")
+    stem, suffix = split_suffixes(filename)
+    token = "_" + "".join(secrets.choice(_RANDOM_ALPHABET) for _ in range(7))
+    candidate = _join(directory, stem + token + suffix)
+    if max_length is not None and len(candidate) > max_length:
+        excess = len(candidate) - max_length
+        stem = stem[:-excess] if excess < len(stem) else ""
+        if not stem:
+            raise UnsafeNameError(
+                f"Storage can not find an available name for {name!r} within max_length="
+                f"{max_length}; allow a longer name or shorten the directory or extension."
+            )
+        candidate = _join(directory, stem + token + suffix)
+    return candidate
+
+
+def valid_filename(name: str) -> str:
+    """Django's ``get_valid_filename`` applied to the last segment of a name.
+
+    Spaces become underscores and anything but letters, digits, ``-``, ``_`` and ``.`` is dropped,
+    which makes an untrusted upload filename boring. Directories in ``name`` are kept as they are.
+    """
+    directory, _, filename = clean_name(name).rpartition("/")
+    filename = re.sub(r"(?u)[^-\w.]", "", filename.strip().replace(" ", "_"))
+    if filename in {"", ".", ".."}:
+        raise UnsafeNameError(f"Could not derive a valid file name from {name!r}.")
+    return _join(directory, filename)
+
+
+def _join(directory: str, filename: str) -> str:
+    return f"{directory}/{filename}" if directory else filename

@@ -1,0 +1,466 @@
+"""The ``Storage`` contract every backend keeps.
+
+The public methods (``save``, ``open``, ``stream``, ``list``, …) live here, once: they check names,
+enforce ``max_size``, pick alternative names, and open the backend's client on first use. A backend
+subclasses :class:`Storage` and fills in a handful of underscore primitives, the way Django's
+``Storage`` asks for ``_save`` and ``_open``; what it leaves out stays an
+:class:`~bucketry.errors.UnsupportedError`, and it says what it offers in ``capabilities``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import inspect
+import typing
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from types import MappingProxyType, TracebackType
+from typing import Any, ClassVar, Self
+from urllib.parse import parse_qsl, urlsplit
+
+from bucketry.content import DEFAULT_CHUNK_SIZE, Content, ContentSource
+from bucketry.errors import (
+    AlreadyExistsError,
+    ConfigurationError,
+    NotFoundError,
+    UnsafeNameError,
+    UnsupportedError,
+)
+from bucketry.info import Capability, FileInfo
+from bucketry.names import alternative_name, clean_name, clean_prefix, valid_filename
+
+__all__ = ["Storage", "WriteOptions"]
+
+MAX_NAME_ATTEMPTS = 16
+"""How many alternative names ``save`` tries before giving up (collisions of 7 random characters)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WriteOptions:
+    """What ``_write`` needs besides the name and the bytes.
+
+    ``retarget`` is set when the core may accept the content under another name: a backend that
+    stages content before committing it (a temp file, a buffer) calls ``retarget(taken)`` for a
+    fresh candidate when the name is taken, instead of raising and having the content sent again.
+    """
+
+    overwrite: bool
+    content_type: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    retarget: Callable[[str], str] | None = None
+
+
+class Storage:
+    """An async file storage. Use it as ``async with storage:`` or call :meth:`aclose` when done.
+
+    Names are relative and ``/``-separated; the core cleans every name (see :mod:`bucketry.names`)
+    before a backend sees it. A storage opens its backend client on first use and keeps it until
+    :meth:`aclose`; clients are never created per call.
+
+    Subclasses implement ``_write``, ``_stream``, ``_stat``, ``_delete`` and ``_scan``, may override
+    ``_exists``, ``_copy``, ``_move``, ``_url``, ``_signed_url`` and the ``_connect``/``_disconnect``
+    hooks, and declare ``capabilities`` honestly.
+    """
+
+    backend_name: ClassVar[str] = ""
+    """The entry-point name this backend is registered under, for messages and URLs."""
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    """The optional parts of the contract this backend keeps."""
+    secret_options: ClassVar[frozenset[str]] = frozenset()
+    """Constructor options that hold secrets; they are never shown in ``repr``."""
+
+    _connected: bool = False
+    _connect_lock: asyncio.Lock | None = None
+
+    # -- construction ----------------------------------------------------------------------------
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, str]) -> Self:
+        """Build a storage from string options (a URL's query, ``--option key=value``).
+
+        Each value is converted to the type the constructor annotates (``int``, ``float``,
+        ``bool``, ``str``); an unknown or badly typed option raises :class:`ConfigurationError`.
+        """
+        return cls(**_coerce_options(cls, options))
+
+    @classmethod
+    def from_url(cls, url: str) -> Self:
+        """Build a storage from ``scheme://netloc/path?option=value``.
+
+        The default reads only the query; backends override it to give ``netloc`` and ``path`` a
+        meaning (a bucket and a prefix, a directory, …).
+        """
+        options = dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
+        return cls.from_options(options)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{key}={value!r}" for key, value in self._repr_options().items())
+        return f"{type(self).__name__}({shown})"
+
+    def _repr_options(self) -> dict[str, object]:
+        """Options worth showing in ``repr``; secrets are masked however a subclass names them."""
+        shown: dict[str, object] = {}
+        for key in inspect.signature(type(self).__init__).parameters:
+            if key == "self" or not hasattr(self, key):
+                continue
+            value = getattr(self, key)
+            shown[key] = "***" if key in self.secret_options and value is not None else value
+        return shown
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        await self._ensure_connected()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the backend client. The storage may be used again: it reconnects on demand."""
+        if self._connected:
+            self._connected = False
+            await self._disconnect()
+
+    async def _ensure_connected(self) -> None:
+        if self._connected:
+            return
+        if self._connect_lock is None:
+            self._connect_lock = asyncio.Lock()
+        async with self._connect_lock:
+            if not self._connected:
+                await self._connect()
+                self._connected = True
+
+    async def _connect(self) -> None:
+        """Create the backend's client; called once, before the first operation."""
+
+    async def _disconnect(self) -> None:
+        """Close what ``_connect`` opened."""
+
+    # -- capabilities ------------------------------------------------------------------------------
+
+    def supports(self, capability: Capability | str) -> bool:
+        """Whether this backend keeps the optional part of the contract named ``capability``."""
+        return Capability(capability) in self.capabilities
+
+    def _require(self, capability: Capability, what: str) -> None:
+        if capability not in self.capabilities:
+            raise UnsupportedError(
+                f"The {self.backend_name or type(self).__name__} backend does not support {what} "
+                f"(capability {capability.value!r}); check storage.supports() before calling it."
+            )
+
+    # -- names -----------------------------------------------------------------------------------
+
+    def get_valid_name(self, name: str) -> str:
+        """Make an untrusted file name (an upload's) safe and boring, as Django does.
+
+        ``save`` does not call this: names given to ``save`` are stored as given or rejected.
+        """
+        return valid_filename(name)
+
+    async def get_available_name(self, name: str, max_length: int | None = None) -> str:
+        """A name like ``name`` that is free right now (``stem_<7 random>.ext`` if taken).
+
+        Advisory only: another writer may take it a moment later. ``save(overwrite=False)`` is the
+        race-free way to get a free name.
+        """
+        name = clean_name(name)
+        if max_length is not None and len(name) > max_length:
+            name = alternative_name(name, max_length)
+        for _ in range(MAX_NAME_ATTEMPTS):
+            if not await self.exists(name):
+                return name
+            name = alternative_name(name, max_length)
+        raise AlreadyExistsError(f"Could not find a free name like {name!r}.")
+
+    # -- the public contract ---------------------------------------------------------------------
+
+    async def save(
+        self,
+        name: str,
+        content: Content,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        overwrite: bool = False,
+        max_size: int | None = None,
+        max_length: int | None = None,
+    ) -> str:
+        """Store ``content`` under ``name`` and return the name it was stored under.
+
+        ``content`` is bytes-like, a binary file, an async file-like object or an async iterable of
+        bytes; it is streamed in chunks. With ``overwrite=False`` (the default) a taken name is
+        never replaced: the content goes under ``stem_<7 random>.ext`` instead, decided atomically
+        by the backend. ``max_size`` is enforced while streaming: past it, the upload is abandoned,
+        nothing is stored and :class:`TooLargeError` is raised. ``max_length`` bounds the length of
+        the returned name, as in Django.
+        """
+        name = clean_name(name)
+        user_metadata = self._check_metadata(metadata)
+        if max_length is not None and len(name) > max_length:
+            if overwrite:
+                raise UnsafeNameError(f"Name {name!r} is longer than max_length={max_length}.")
+            name = alternative_name(name, max_length)
+        source = ContentSource(content)
+        await self._ensure_connected()
+
+        def retarget(taken: str) -> str:
+            return alternative_name(taken, max_length)
+
+        if overwrite:
+            options = WriteOptions(True, content_type, user_metadata)
+            return await self._write(name, source.chunks(max_size), options)
+
+        if Capability.CONDITIONAL_CREATE not in self.capabilities:
+            # Without an atomic create-if-absent this is check-then-write: not race-free.
+            name = await self.get_available_name(name, max_length)
+        options = WriteOptions(False, content_type, user_metadata, retarget)
+        for _ in range(MAX_NAME_ATTEMPTS):
+            try:
+                return await self._write(name, source.chunks(max_size), options)
+            except AlreadyExistsError:
+                if not await source.rewind():
+                    raise AlreadyExistsError(
+                        f"{name!r} was taken by another writer while this upload streamed, and "
+                        "the content can only be read once; save it again, or pass bytes or a "
+                        "seekable file so bucketry can retry under another name."
+                    ) from None
+                name = retarget(name)
+        raise AlreadyExistsError(f"Could not find a free name like {name!r}.")
+
+    async def open(self, name: str) -> bytes:
+        """Return the whole content of ``name``. Use :meth:`stream` for large files."""
+        return b"".join([chunk async for chunk in self.stream(name)])
+
+    async def stream(
+        self,
+        name: str,
+        *,
+        start: int | None = None,
+        end: int | None = None,
+        chunk_size: int | None = None,
+    ) -> AsyncIterator[bytes]:
+        """Yield the bytes of ``name`` from ``start`` up to, not including, ``end``.
+
+        Offsets follow Python slicing on a file of known size: a range past the end is cut short,
+        not an error. A missing file raises :class:`NotFoundError` on the first iteration.
+        """
+        name = clean_name(name)
+        first = 0 if start is None else start
+        if first < 0 or (end is not None and end < 0):
+            raise ValueError("stream() offsets must be non-negative; use stat() for the size.")
+        size = chunk_size or DEFAULT_CHUNK_SIZE
+        await self._ensure_connected()
+        async for chunk in self._stream(name, first, end, size):
+            yield chunk
+
+    async def delete(self, name: str) -> None:
+        """Remove ``name``. Deleting a file that does not exist is not an error."""
+        name = clean_name(name)
+        await self._ensure_connected()
+        await self._delete(name)
+
+    async def exists(self, name: str) -> bool:
+        """Whether a file is stored under ``name``."""
+        name = clean_name(name)
+        await self._ensure_connected()
+        return await self._exists(name)
+
+    async def size(self, name: str) -> int:
+        """The size of ``name`` in bytes."""
+        return (await self.stat(name)).size
+
+    async def stat(self, name: str) -> FileInfo:
+        """Name, size, etag, content type, modification time and metadata of ``name``."""
+        name = clean_name(name)
+        await self._ensure_connected()
+        return await self._stat(name)
+
+    async def copy(self, src: str, dst: str, *, overwrite: bool = False) -> str:
+        """Copy ``src`` to ``dst`` and return ``dst``.
+
+        With ``overwrite=False`` an existing ``dst`` raises :class:`AlreadyExistsError`: unlike
+        ``save``, a copy has an explicit destination and is never renamed.
+        """
+        src, dst = clean_name(src), clean_name(dst)
+        await self._ensure_connected()
+        await self._copy(src, dst, overwrite=overwrite)
+        return dst
+
+    async def move(self, src: str, dst: str, *, overwrite: bool = False) -> str:
+        """Move ``src`` to ``dst`` and return ``dst``; ``overwrite`` as for :meth:`copy`."""
+        src, dst = clean_name(src), clean_name(dst)
+        if src == dst:
+            await self.stat(src)  # a move onto itself only has to prove the file is there
+            return dst
+        await self._ensure_connected()
+        await self._move(src, dst, overwrite=overwrite)
+        return dst
+
+    def url(self, name: str) -> str:
+        """The public address of ``name`` (it is not checked that the file exists)."""
+        name = clean_name(name)
+        self._require(Capability.PUBLIC_URL, "url()")
+        return self._url(name)
+
+    async def signed_url(
+        self, name: str, *, expires: int | timedelta = 3600, method: str = "GET"
+    ) -> str:
+        """An address that grants ``method`` on ``name`` to anyone holding it, until it expires."""
+        name = clean_name(name)
+        self._require(Capability.SIGNED_URL, "signed_url()")
+        seconds = int(expires.total_seconds()) if isinstance(expires, timedelta) else int(expires)
+        if seconds <= 0:
+            raise ValueError("signed_url() needs a positive expiry.")
+        method = method.upper()
+        if method not in {"GET", "PUT", "HEAD", "DELETE"}:
+            raise ValueError(f"signed_url() cannot sign {method!r}; use GET, PUT, HEAD or DELETE.")
+        await self._ensure_connected()
+        return await self._signed_url(name, seconds, method)
+
+    async def listdir(self, path: str = "") -> tuple[builtins.list[str], builtins.list[str]]:
+        """The directories and the files directly inside ``path``, each as sorted base names."""
+        prefix = clean_prefix(path)
+        await self._ensure_connected()
+        dirs: builtins.list[str] = []
+        files: builtins.list[str] = []
+        async for entry in self._scan(prefix, recursive=False):
+            if isinstance(entry, FileInfo):
+                files.append(entry.name[len(prefix) :])
+            else:
+                dirs.append(entry[len(prefix) :].rstrip("/"))
+        return sorted(dirs), sorted(files)
+
+    async def list(self, prefix: str = "", *, recursive: bool = True) -> AsyncIterator[FileInfo]:
+        """Yield every file under the directory ``prefix``, page by page as the backend lists.
+
+        ``prefix`` names a directory: ``"a/b"`` lists ``a/b/...`` and never ``a/b_c/...``. With
+        ``recursive=False`` only files directly inside it are yielded. Order is unspecified.
+        """
+        cleaned = clean_prefix(prefix)
+        await self._ensure_connected()
+        async for entry in self._scan(cleaned, recursive=recursive):
+            if isinstance(entry, FileInfo):
+                yield entry
+
+    def _check_metadata(self, metadata: Mapping[str, str] | None) -> Mapping[str, str]:
+        if not metadata:
+            return MappingProxyType({})
+        self._require(Capability.METADATA, "user metadata")
+        for key, value in metadata.items():
+            if not isinstance(key, str) or not isinstance(value, str):
+                raise TypeError("Metadata keys and values must be str.")
+            if not key.isascii() or not key or not key.replace("-", "").replace("_", "").isalnum():
+                raise ValueError(
+                    f"Metadata key {key!r} must be ASCII letters, digits, '-' and '_' so that "
+                    "every backend can store it."
+                )
+        return MappingProxyType({key.lower(): value for key, value in metadata.items()})
+
+    # -- what a backend implements ---------------------------------------------------------------
+
+    async def _write(self, name: str, chunks: AsyncIterator[bytes], options: WriteOptions) -> str:
+        """Store the chunks under ``name`` and return the name used.
+
+        If ``options.overwrite`` is false the backend must create the file only if the name is
+        free, atomically; when it is taken, call ``options.retarget(name)`` for another candidate
+        (if that is cheap for the backend) or raise :class:`AlreadyExistsError`. On any exception,
+        including one raised by ``chunks`` and cancellation, nothing may be left behind.
+        """
+        raise NotImplementedError(f"{type(self).__name__} must implement _write().")
+
+    def _stream(
+        self, name: str, start: int, end: int | None, chunk_size: int
+    ) -> AsyncIterator[bytes]:
+        """Yield bytes ``start`` up to ``end`` (``None``: to the end) of ``name``."""
+        raise NotImplementedError(f"{type(self).__name__} must implement _stream().")
+
+    async def _stat(self, name: str) -> FileInfo:
+        """Return the file's info or raise :class:`NotFoundError`."""
+        raise NotImplementedError(f"{type(self).__name__} must implement _stat().")
+
+    async def _delete(self, name: str) -> None:
+        """Remove the file; succeed quietly if it does not exist."""
+        raise NotImplementedError(f"{type(self).__name__} must implement _delete().")
+
+    def _scan(self, prefix: str, recursive: bool) -> AsyncIterator[FileInfo | str]:
+        """Yield files under ``prefix`` (``""`` or ending in ``/``).
+
+        With ``recursive=False``, yield only files directly inside it, plus each subdirectory once
+        as a ``str`` ending in ``/`` (the full prefix, e.g. ``"a/b/"``).
+        """
+        raise NotImplementedError(f"{type(self).__name__} must implement _scan().")
+
+    async def _exists(self, name: str) -> bool:
+        try:
+            await self._stat(name)
+        except NotFoundError:
+            return False
+        return True
+
+    async def _copy(self, src: str, dst: str, *, overwrite: bool) -> None:
+        """Copy by streaming through this process; backends that can copy in place override it."""
+        info = await self._stat(src)
+        options = WriteOptions(overwrite, info.content_type, info.metadata)
+        await self._write(dst, self._stream(src, 0, None, DEFAULT_CHUNK_SIZE), options)
+
+    async def _move(self, src: str, dst: str, *, overwrite: bool) -> None:
+        await self._copy(src, dst, overwrite=overwrite)
+        await self._delete(src)
+
+    def _url(self, name: str) -> str:
+        raise UnsupportedError(f"{type(self).__name__} does not implement url().")
+
+    async def _signed_url(self, name: str, expires: int, method: str) -> str:
+        raise UnsupportedError(f"{type(self).__name__} does not implement signed_url().")
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _coerce_options(cls: type[Storage], options: Mapping[str, str]) -> dict[str, Any]:
+    """Turn string options into constructor arguments, by the constructor's annotations."""
+    parameters = inspect.signature(cls.__init__).parameters
+    try:
+        hints = typing.get_type_hints(cls.__init__)
+    except Exception:  # unresolvable annotations: pass strings through unchanged
+        hints = {}
+    accepted = [key for key in parameters if key != "self"]
+    result: dict[str, Any] = {}
+    for key, raw in options.items():
+        if key not in parameters or key == "self":
+            raise ConfigurationError(
+                f"{cls.__name__} has no option {key!r}; valid options: {', '.join(accepted)}."
+            )
+        result[key] = _coerce(cls.__name__, key, raw, hints.get(key, str))
+    return result
+
+
+def _coerce(owner: str, key: str, raw: str, hint: Any) -> Any:
+    kinds = set(typing.get_args(hint)) or {hint}
+    if raw.lower() in {"none", "null"} and type(None) in kinds:
+        return None
+    for kind in (bool, int, float):
+        if kind in kinds:
+            try:
+                if kind is bool:
+                    lowered = raw.lower()
+                    if lowered not in _TRUE | _FALSE:
+                        raise ValueError(raw)
+                    return lowered in _TRUE
+                return int(raw, 0) if kind is int else float(raw)
+            except ValueError:
+                raise ConfigurationError(
+                    f"{owner} option {key}={raw!r} is not a valid {kind.__name__}."
+                ) from None
+    return raw
