@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+
 from bucketry_conformance import StorageContract
 from bucketry_filesystem import FileSystemStorage
 from bucketry_memory import MemoryStorage

@@ -43,7 +43,8 @@ class ContractReport:
     def pytest_itemcollected(self, item: pytest.Item) -> None:
         marker = item.get_closest_marker("bucketry_area")
         if marker is not None:
-            suite = item.cls.__name__ if getattr(item, "cls", None) else item.path.stem
+            owner = getattr(item, "cls", None)
+            suite = owner.__name__ if owner is not None else item.path.stem
             self._areas[item.nodeid] = (suite, str(marker.args[0]))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -75,7 +76,8 @@ class ContractReport:
     def render(self) -> str:
         """A markdown table: area, verdict, and counts of each outcome."""
         lines = [
-            "| suite | contract area | verdict | passed | failed | unsupported | expected failures |",
+            "| suite | contract area | verdict | passed | failed | unsupported "
+            "| expected failures |",
             "|---|---|---|---|---|---|---|",
         ]
         for entry in self.areas:

@@ -34,7 +34,9 @@ class AsyncReadable(Protocol):
     def read(self, size: int = -1, /) -> Awaitable[bytes]: ...
 
 
-Content: TypeAlias = "bytes | bytearray | memoryview | BinaryIO | AsyncReadable | AsyncIterable[bytes]"
+Content: TypeAlias = (
+    "bytes | bytearray | memoryview | BinaryIO | AsyncReadable | AsyncIterable[bytes]"
+)
 """Everything ``Storage.save`` accepts as content."""
 
 
@@ -132,7 +134,9 @@ def _as_bytes(chunk: Any) -> bytes:
         return chunk
     if isinstance(chunk, (bytearray, memoryview)):
         return bytes(chunk)
-    raise TypeError(f"Content yielded {type(chunk).__name__}; only bytes-like chunks can be stored.")
+    raise TypeError(
+        f"Content yielded {type(chunk).__name__}; only bytes-like chunks can be stored."
+    )
 
 
 async def fixed_size_chunks(chunks: AsyncIterable[bytes], size: int) -> AsyncIterator[bytes]:

@@ -13,7 +13,7 @@ also inherits the builtin exception a Python programmer would reach for first, s
     ├── TooLargeError              (ValueError)          content went past ``max_size``
     ├── IntegrityError                                   bytes changed between us and the backend
     ├── UnsupportedError           (NotImplementedError) the backend does not offer this capability
-    ├── UnavailableError           (ConnectionError)     the backend could not be reached or is failing
+    ├── UnavailableError           (ConnectionError)     the backend is unreachable or failing
     └── ConfigurationError         (ValueError)          storage options are missing or wrong
         └── UnknownBackendError    (LookupError)         no installed backend has that name
 """

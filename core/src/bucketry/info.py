@@ -19,7 +19,7 @@ class Capability(enum.StrEnum):
     """
 
     CONDITIONAL_CREATE = "conditional-create"
-    """``save(overwrite=False)`` decides availability atomically, so concurrent saves never clobber."""
+    """``save(overwrite=False)`` decides availability atomically: concurrent saves never clobber."""
     CONTENT_TYPE = "content-type"
     """The ``content_type`` given to ``save`` is stored and returned by ``stat``."""
     METADATA = "metadata"

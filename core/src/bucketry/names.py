@@ -86,7 +86,9 @@ def clean_name(name: object) -> str:
     if not cleaned:
         raise UnsafeNameError("A file name must not be empty.")
     if cleaned.endswith("/"):
-        raise UnsafeNameError(f"Name {cleaned!r} ends with '/', which names a directory, not a file.")
+        raise UnsafeNameError(
+            f"Name {cleaned!r} ends with '/', which names a directory, not a file."
+        )
     return cleaned
 
 

@@ -34,7 +34,7 @@ from bucketry.names import alternative_name, clean_name, clean_prefix, valid_fil
 __all__ = ["Storage", "WriteOptions"]
 
 MAX_NAME_ATTEMPTS = 16
-"""How many alternative names ``save`` tries before giving up (collisions of 7 random characters)."""
+"""How many alternative names ``save`` tries; 7 random characters rarely collide."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +60,8 @@ class Storage:
     :meth:`aclose`; clients are never created per call.
 
     Subclasses implement ``_write``, ``_stream``, ``_stat``, ``_delete`` and ``_scan``, may override
-    ``_exists``, ``_copy``, ``_move``, ``_url``, ``_signed_url`` and the ``_connect``/``_disconnect``
-    hooks, and declare ``capabilities`` honestly.
+    ``_exists``, ``_copy``, ``_move``, ``_url``, ``_signed_url`` and the ``_connect`` and
+    ``_disconnect`` hooks, and declare ``capabilities`` honestly.
     """
 
     backend_name: ClassVar[str] = ""

@@ -10,6 +10,7 @@ partial file under a real name. Blocking calls run in worker threads, off the ev
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import mimetypes
 import os
@@ -39,7 +40,7 @@ from bucketry.names import clean_name
 __all__ = ["TEMP_PREFIX", "FileSystemStorage"]
 
 TEMP_PREFIX = ".bucketry-tmp-"
-"""Temp files start with this; names with a segment that does are refused, and listing hides them."""
+"""Temp files start with this; names with such a segment are refused, and listing hides them."""
 
 _T = TypeVar("_T")
 
@@ -283,7 +284,9 @@ class FileSystemStorage(Storage):
                 try:
                     os.link(source, target)
                 except FileExistsError:
-                    raise AlreadyExistsError(f"Cannot move to {dst!r}: it already exists.") from None
+                    raise AlreadyExistsError(
+                        f"Cannot move to {dst!r}: it already exists."
+                    ) from None
                 os.unlink(source)
             self._prune(os.path.dirname(source))
 
@@ -380,10 +383,8 @@ def _mkstemp(directory: str) -> tuple[int, str]:
 
 
 def _remove_quietly(path: str) -> None:
-    try:
+    with contextlib.suppress(OSError):
         os.unlink(path)
-    except OSError:
-        pass
 
 
 def _info(name: str, result: os.stat_result) -> FileInfo:

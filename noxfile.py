@@ -1,0 +1,67 @@
+"""Developer sessions: one test session per backend, plus lint and typecheck.
+
+    nox -s "tests(backend='filesystem')"     # one backend, in its own environment
+    nox -s lint typecheck
+
+Each backend session installs only core, the conformance suite and that backend, so a missing
+dependency in one plugin's pyproject shows up here. Override the interpreter with NOX_PYTHON.
+"""
+
+from __future__ import annotations
+
+import os
+
+import nox
+
+nox.options.default_venv_backend = "uv"
+nox.options.sessions = ["lint", "typecheck", "tests"]
+
+PYTHON = os.environ.get("NOX_PYTHON", "3.11")
+TEST_TOOLS = ["pytest==9.0.3", "anyio==4.16.0", "hypothesis==6.155.2"]
+
+BACKENDS: dict[str, list[str]] = {
+    "memory": [
+        "tests/test_contract_builtin.py::TestMemoryContract",
+        "tests/test_memory.py",
+        "tests/test_names.py",
+        "tests/test_content.py",
+        "tests/test_third_party_and_teeth.py",
+    ],
+    "filesystem": [
+        "tests/test_contract_builtin.py::TestFileSystemContract",
+        "tests/test_filesystem.py",
+    ],
+}
+
+
+def _install_workspace(session: nox.Session, *plugins: str) -> None:
+    # All local members in one command, so none of them is looked up on the package index.
+    paths = ["-e", "./core", "-e", "./conformance"]
+    for plugin in plugins:
+        paths += ["-e", f"./plugins/{plugin}"]
+    session.install(*paths, *TEST_TOOLS)
+
+
+@nox.session(python=PYTHON)
+@nox.parametrize("backend", list(BACKENDS))
+def tests(session: nox.Session, backend: str) -> None:
+    """Run one backend's conformance run and its own tests."""
+    plugins = {backend, "memory"}  # the core's own tests run on memory
+    _install_workspace(session, *sorted(plugins))
+    session.run("pytest", *BACKENDS[backend], *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff: lint and formatting."""
+    session.install("ruff==0.17.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on core, plugins and the conformance suite."""
+    _install_workspace(session, *sorted(os.listdir("plugins")))
+    session.install("mypy==2.4.1")
+    session.run("mypy")

@@ -1,0 +1,122 @@
+"""What the filesystem backend promises beyond the shared contract: it never leaves its root."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bucketry import AlreadyExistsError, UnsafeNameError
+from bucketry_filesystem import TEMP_PREFIX, FileSystemStorage
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+async def storage(tmp_path: Path) -> AsyncIterator[FileSystemStorage]:
+    async with FileSystemStorage(location=tmp_path / "root") as storage:
+        yield storage
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    target = tmp_path / "outside"
+    target.mkdir()
+    (target / "secret.txt").write_bytes(b"do not read")
+    return target
+
+
+async def test_symlinked_directory_out_of_root_is_refused(
+    storage: FileSystemStorage, outside: Path
+) -> None:
+    root = Path(storage.location)
+    root.mkdir()
+    (root / "escape").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(UnsafeNameError, match="outside the storage root"):
+        await storage.save("escape/planted.txt", b"x")
+    with pytest.raises(UnsafeNameError):
+        await storage.open("escape/secret.txt")
+    with pytest.raises(UnsafeNameError):
+        await storage.delete("escape/secret.txt")
+    assert sorted(p.name for p in outside.iterdir()) == ["secret.txt"]
+    assert (outside / "secret.txt").read_bytes() == b"do not read"
+    assert [info.name async for info in storage.list()] == []
+
+
+async def test_symlinked_file_out_of_root_is_refused(
+    storage: FileSystemStorage, outside: Path
+) -> None:
+    root = Path(storage.location)
+    root.mkdir()
+    (root / "link.txt").symlink_to(outside / "secret.txt")
+    with pytest.raises(UnsafeNameError):
+        await storage.open("link.txt")
+    with pytest.raises(UnsafeNameError):
+        await storage.save("link.txt", b"overwrite through the link", overwrite=True)
+    assert (outside / "secret.txt").read_bytes() == b"do not read"
+    assert await storage.listdir() == ([], [])
+
+
+async def test_symlink_inside_root_is_followed(storage: FileSystemStorage) -> None:
+    await storage.save("real/file.txt", b"inside")
+    (Path(storage.location) / "alias").symlink_to(Path(storage.location) / "real")
+    assert await storage.open("alias/file.txt") == b"inside"
+
+
+async def test_temp_files_are_hidden_reserved_and_cleaned(storage: FileSystemStorage) -> None:
+    await storage.save("dir/kept.txt", b"kept")
+    stale = Path(storage.location) / "dir" / f"{TEMP_PREFIX}crashed"
+    stale.write_bytes(b"half a file")
+    os.utime(stale, (0, 0))
+    fresh = Path(storage.location) / "dir" / f"{TEMP_PREFIX}in-progress"
+    fresh.write_bytes(b"being written")
+    assert await storage.listdir("dir") == ([], ["kept.txt"])
+    with pytest.raises(UnsafeNameError, match="reserved"):
+        await storage.save(f"dir/{TEMP_PREFIX}mine", b"x")
+    assert await storage.remove_temp_files(older_than=3600) == 1
+    assert not stale.exists()
+    assert fresh.exists()
+
+
+async def test_files_are_written_with_django_permissions(storage: FileSystemStorage) -> None:
+    name = await storage.save("perm.txt", b"x")
+    mode = stat.S_IMODE(os.stat(storage.path(name)).st_mode)
+    assert mode == 0o644
+
+
+async def test_no_temp_file_survives_a_failed_save(storage: FileSystemStorage) -> None:
+    async def broken() -> AsyncIterator[bytes]:
+        yield b"x" * 100
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        await storage.save("dir/broken.bin", broken())
+    leftovers = [p for p in Path(storage.location).rglob("*") if p.is_file()]
+    assert leftovers == []
+
+
+async def test_directory_and_file_names_clash_clearly(storage: FileSystemStorage) -> None:
+    await storage.save("a/b.txt", b"x")
+    with pytest.raises(AlreadyExistsError):
+        await storage.save("a", b"x", overwrite=True)
+    renamed = await storage.save("a", b"x")
+    assert renamed.startswith("a_")
+
+
+async def test_urls(tmp_path: Path) -> None:
+    plain = FileSystemStorage(location=tmp_path)
+    assert plain.url("a b/ü.txt") == (tmp_path / "a b" / "ü.txt").as_uri()
+    served = FileSystemStorage(location=tmp_path, base_url="https://cdn.example/media/")
+    assert served.url("a b/ü.txt") == "https://cdn.example/media/a%20b/%C3%BC.txt"
+
+
+async def test_empty_directories_disappear_like_object_store_prefixes(
+    storage: FileSystemStorage,
+) -> None:
+    name = await storage.save("x/y/z.txt", b"x")
+    await storage.delete(name)
+    assert await storage.listdir() == ([], [])
+    assert Path(storage.location).is_dir()

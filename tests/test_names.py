@@ -1,0 +1,89 @@
+"""The name rule is one table, the same for every backend."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from bucketry import UnsafeNameError
+from bucketry.names import (
+    MAX_NAME_BYTES,
+    alternative_name,
+    clean_name,
+    clean_prefix,
+    split_suffixes,
+    valid_filename,
+)
+from bucketry_conformance import UNSAFE_NAMES
+
+
+@pytest.mark.parametrize(("name", "why"), UNSAFE_NAMES, ids=[why for _, why in UNSAFE_NAMES])
+def test_unsafe_names_are_rejected_not_repaired(name: str, why: str) -> None:
+    with pytest.raises(UnsafeNameError):
+        clean_name(name)
+
+
+@pytest.mark.parametrize(
+    ("given", "canonical"),
+    [
+        ("a//b", "a/b"),
+        ("a///b//c.txt", "a/b/c.txt"),
+        ("....//x", "..../x"),
+        ("cafe\u0301.txt", "caf\u00e9.txt"),
+        ("..hidden", "..hidden"),
+        ("a/...", "a/..."),
+        ("x" * MAX_NAME_BYTES, "x" * MAX_NAME_BYTES),
+    ],
+)
+def test_harmless_ambiguities_are_normalised(given: str, canonical: str) -> None:
+    assert clean_name(given) == canonical
+
+
+def test_non_strings_are_unsafe() -> None:
+    with pytest.raises(UnsafeNameError, match="must be a str"):
+        clean_name(b"bytes.txt")
+
+
+@pytest.mark.parametrize(
+    ("given", "canonical"),
+    [("", ""), ("a", "a/"), ("a/b/", "a/b/"), ("a//b", "a/b/")],
+)
+def test_prefixes_name_directories(given: str, canonical: str) -> None:
+    assert clean_prefix(given) == canonical
+
+
+@pytest.mark.parametrize(
+    ("filename", "parts"),
+    [
+        ("photo.jpg", ("photo", ".jpg")),
+        ("archive.tar.gz", ("archive", ".tar.gz")),
+        (".env", (".env", "")),
+        (".config.json", (".config", ".json")),
+        ("README", ("README", "")),
+    ],
+)
+def test_split_suffixes(filename: str, parts: tuple[str, str]) -> None:
+    assert split_suffixes(filename) == parts
+
+
+def test_alternative_name_is_random_and_keeps_directory_and_suffixes() -> None:
+    first = alternative_name("dir/archive.tar.gz")
+    assert re.fullmatch(r"dir/archive_[a-zA-Z0-9]{7}\.tar\.gz", first)
+    assert len({alternative_name("dir/archive.tar.gz") for _ in range(50)}) == 50
+
+
+def test_alternative_name_truncates_the_stem_to_max_length() -> None:
+    name = alternative_name("dir/very-long-stem.txt", max_length=20)
+    assert len(name) <= 20
+    assert re.fullmatch(r"dir/very_[a-zA-Z0-9]{7}\.txt", name)
+    with pytest.raises(UnsafeNameError, match="max_length"):
+        alternative_name("dir/x.txt", max_length=10)
+
+
+def test_valid_filename_follows_django() -> None:
+    assert valid_filename("uploads/john's portrait in 2004.jpg") == (
+        "uploads/johns_portrait_in_2004.jpg"
+    )
+    with pytest.raises(UnsafeNameError):
+        valid_filename("uploads/$$$")
