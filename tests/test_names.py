@@ -87,3 +87,13 @@ def test_valid_filename_follows_django() -> None:
     )
     with pytest.raises(UnsafeNameError):
         valid_filename("uploads/$$$")
+
+
+def test_header_metadata_round_trips_any_text() -> None:
+    from bucketry.metadata import decode_header_metadata, encode_header_metadata
+
+    values = {"a": "plain", "b": "ñandú", "c": "=?looks encoded", "d": "tab\there", "e": ""}
+    encoded = encode_header_metadata(values)
+    assert all(value.isascii() and value.isprintable() for value in encoded.values())
+    assert encoded["a"] == "plain"
+    assert decode_header_metadata(encoded) == values

@@ -310,6 +310,19 @@ class StorageContract:
         assert await storage.open(keep) == b"keep"
         assert await storage.listdir(root + "d") == ([], ["keep.txt"])
 
+    @area("delete")
+    async def test_delete_prefix_removes_one_directory(self, storage: Storage, root: str) -> None:
+        for name in ("d/a.txt", "d/sub/b.txt", "d_other/c.txt", "d.txt"):
+            await storage.save(root + name, b"x")
+        assert await storage.delete_prefix(root + "d") == 2
+        assert sorted([info.name async for info in storage.list(root)]) == [
+            root + "d.txt",
+            root + "d_other/c.txt",
+        ]
+        assert await storage.delete_prefix(root + "d") == 0
+        with pytest.raises(UnsafeNameError):
+            await storage.delete_prefix("")
+
     # -- overwrite and available names -----------------------------------------------------------
 
     @area("overwrite")
@@ -722,7 +735,9 @@ class StorageContract:
 
 
 def _http(method: str, url: str, body: bytes | None = None) -> tuple[int, bytes]:
-    request = urllib.request.Request(url, data=body, method=method)
+    # A binary type, as a browser sends for a file; urllib's default is a form encoding.
+    headers = {"Content-Type": "application/octet-stream"} if body is not None else {}
+    request = urllib.request.Request(url, data=body, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return int(response.status), bytes(response.read())

@@ -40,12 +40,14 @@ class ContractReport:
         self._areas: dict[str, tuple[str, str]] = {}
         self._outcomes: dict[str, tuple[str, str]] = {}
 
-    def pytest_itemcollected(self, item: pytest.Item) -> None:
-        marker = item.get_closest_marker("bucketry_area")
-        if marker is not None:
-            owner = getattr(item, "cls", None)
-            suite = owner.__name__ if owner is not None else item.path.stem
-            self._areas[item.nodeid] = (suite, str(marker.args[0]))
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """Record the area of every selected contract test (deselected ones are not reported)."""
+        for item in session.items:
+            marker = item.get_closest_marker("bucketry_area")
+            if marker is not None:
+                owner = getattr(item, "cls", None)
+                suite = owner.__name__ if owner is not None else item.path.stem
+                self._areas[item.nodeid] = (suite, str(marker.args[0]))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.nodeid not in self._areas:

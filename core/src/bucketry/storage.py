@@ -33,6 +33,9 @@ from bucketry.names import alternative_name, clean_name, clean_prefix, valid_fil
 
 __all__ = ["Storage", "WriteOptions"]
 
+DELETE_BATCH = 1000
+"""Most names handed to ``_delete_many`` at once (S3's DeleteObjects limit)."""
+
 MAX_NAME_ATTEMPTS = 16
 """How many alternative names ``save`` tries; 7 random characters rarely collide."""
 
@@ -66,8 +69,8 @@ class Storage:
 
     backend_name: ClassVar[str] = ""
     """The entry-point name this backend is registered under, for messages and URLs."""
-    capabilities: ClassVar[frozenset[Capability]] = frozenset()
-    """The optional parts of the contract this backend keeps."""
+    capabilities: frozenset[Capability] = frozenset()
+    """The optional parts of the contract this backend keeps (an instance may narrow them)."""
     secret_options: ClassVar[frozenset[str]] = frozenset()
     """Constructor options that hold secrets; they are never shown in ``repr``."""
 
@@ -269,6 +272,28 @@ class Storage:
         await self._ensure_connected()
         await self._delete(name)
 
+    async def delete_prefix(self, prefix: str) -> int:
+        """Delete every file under the directory ``prefix`` and return how many were deleted.
+
+        Batched where the backend can (S3's DeleteObjects takes 1000 keys a request). The root
+        itself is refused: emptying a whole storage should not be one typo away.
+        """
+        cleaned = clean_prefix(prefix)
+        if not cleaned:
+            raise UnsafeNameError("delete_prefix() needs a directory; it will not empty the root.")
+        await self._ensure_connected()
+        deleted = 0
+        batch: builtins.list[str] = []
+        async for entry in self._scan(cleaned, recursive=True):
+            if isinstance(entry, FileInfo):
+                batch.append(entry.name)
+                if len(batch) >= DELETE_BATCH:
+                    await self._delete_many(batch)
+                    deleted, batch = deleted + len(batch), []
+        if batch:
+            await self._delete_many(batch)
+        return deleted + len(batch)
+
     async def exists(self, name: str) -> bool:
         """Whether a file is stored under ``name``."""
         name = clean_name(name)
@@ -399,6 +424,11 @@ class Storage:
         as a ``str`` ending in ``/`` (the full prefix, e.g. ``"a/b/"``).
         """
         raise NotImplementedError(f"{type(self).__name__} must implement _scan().")
+
+    async def _delete_many(self, names: builtins.list[str]) -> None:
+        """Delete up to :data:`DELETE_BATCH` files; backends with a batch call override this."""
+        for name in names:
+            await self._delete(name)
 
     async def _exists(self, name: str) -> bool:
         try:

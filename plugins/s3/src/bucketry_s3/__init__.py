@@ -1,0 +1,3 @@
+from bucketry_s3.storage import S3Storage
+
+__all__ = ["S3Storage"]

@@ -1,0 +1,536 @@
+"""``S3Storage``: Amazon S3 and S3-compatible services through one aiobotocore client.
+
+Uploads stream: content up to ``multipart_threshold`` goes in one PutObject; anything larger goes
+as a multipart upload cut into ``part_size`` parts, at most ``max_concurrency`` in flight, so memory
+stays near ``(max_concurrency + 1) * part_size`` for any object size. A failed or cancelled
+multipart upload is aborted, so no parts are left behind to bill for.
+
+``overwrite=False`` is a real conditional create: ``If-None-Match: *`` on PutObject and on
+CompleteMultipartUpload, so S3 itself refuses to replace an existing key (412) and the core picks
+another name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import mimetypes
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from typing import Any, Self
+from urllib.parse import parse_qsl, quote, urlsplit
+
+import aioboto3
+import botocore
+import botocore.session
+from aiobotocore.config import AioConfig
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from bucketry import (
+    AlreadyExistsError,
+    Capability,
+    ConfigurationError,
+    FileInfo,
+    Storage,
+    WriteOptions,
+)
+from bucketry.content import fixed_size_chunks
+from bucketry.metadata import decode_header_metadata, encode_header_metadata
+from bucketry.names import clean_name
+from bucketry_s3.errors import error_code, error_for, s3_errors
+
+__all__ = ["S3Storage"]
+
+MiB = 1024 * 1024
+GiB = 1024 * MiB
+MIN_PART_SIZE = 5 * MiB  # S3 rejects smaller parts, except the last (EntityTooSmall)
+MAX_COPY_SIZE = 5 * GiB  # CopyObject's limit; larger objects are copied part by part
+
+_OBJECT_PARAMETERS = {
+    "cache_control": "CacheControl",
+    "content_disposition": "ContentDisposition",
+    "content_encoding": "ContentEncoding",
+    "server_side_encryption": "ServerSideEncryption",
+    "sse_kms_key_id": "SSEKMSKeyId",
+    "storage_class": "StorageClass",
+    "default_acl": "ACL",
+}
+_PRESIGN_OPERATIONS = {
+    "GET": "get_object",
+    "PUT": "put_object",
+    "HEAD": "head_object",
+    "DELETE": "delete_object",
+}
+
+
+class S3Storage(Storage):
+    """Files as objects in one S3 bucket, optionally under a key prefix.
+
+    URL form: ``s3://bucket/prefix?region=eu-west-1&endpoint_url=http://127.0.0.1:9000``; every
+    constructor option may appear in the query.
+    """
+
+    backend_name = "s3"
+    capabilities = frozenset(Capability)
+    secret_options = frozenset({"access_key_id", "secret_access_key", "session_token"})
+
+    def __init__(
+        self,
+        *,
+        bucket: str,
+        prefix: str = "",
+        region: str | None = None,
+        endpoint_url: str | None = None,
+        access_key_id: str | None = None,
+        secret_access_key: str | None = None,
+        session_token: str | None = None,
+        profile: str | None = None,
+        addressing_style: str | None = None,
+        custom_domain: str | None = None,
+        url_protocol: str = "https",
+        querystring_auth: bool = True,
+        querystring_expire: int = 3600,
+        cache_control: str | None = None,
+        content_disposition: str | None = None,
+        content_encoding: str | None = None,
+        server_side_encryption: str | None = None,
+        sse_kms_key_id: str | None = None,
+        storage_class: str | None = None,
+        default_acl: str | None = None,
+        conditional_create: bool = True,
+        multipart_threshold: int = 8 * MiB,
+        part_size: int = 8 * MiB,
+        max_concurrency: int = 4,
+        max_pool_connections: int = 32,
+        multipart_copy_threshold: int = MAX_COPY_SIZE,
+        list_page_size: int = 1000,
+        max_attempts: int = 3,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 60.0,
+    ) -> None:
+        if not bucket:
+            raise ConfigurationError("The s3 backend needs bucket=<bucket name>.")
+        if part_size < MIN_PART_SIZE or multipart_threshold < MIN_PART_SIZE:
+            raise ConfigurationError(
+                f"part_size and multipart_threshold must be at least {MIN_PART_SIZE} bytes "
+                "(S3's smallest multipart part)."
+            )
+        if max_concurrency < 1 or list_page_size < 1:
+            raise ConfigurationError("max_concurrency and list_page_size must be at least 1.")
+        if addressing_style not in (None, "auto", "path", "virtual"):
+            raise ConfigurationError("addressing_style must be 'auto', 'path' or 'virtual'.")
+        if (access_key_id is None) != (secret_access_key is None):
+            raise ConfigurationError("Pass both access_key_id and secret_access_key, or neither.")
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.region = region
+        self.endpoint_url = endpoint_url
+        self.access_key_id = access_key_id
+        self.secret_access_key = secret_access_key
+        self.session_token = session_token
+        self.profile = profile
+        self.addressing_style = addressing_style
+        self.custom_domain = custom_domain
+        self.url_protocol = url_protocol
+        self.querystring_auth = querystring_auth
+        self.querystring_expire = querystring_expire
+        self.cache_control = cache_control
+        self.content_disposition = content_disposition
+        self.content_encoding = content_encoding
+        self.server_side_encryption = server_side_encryption
+        self.sse_kms_key_id = sse_kms_key_id
+        self.storage_class = storage_class
+        self.default_acl = default_acl
+        self.conditional_create = conditional_create
+        self.multipart_threshold = multipart_threshold
+        self.part_size = part_size
+        self.max_concurrency = max_concurrency
+        self.max_pool_connections = max_pool_connections
+        self.multipart_copy_threshold = multipart_copy_threshold
+        self.list_page_size = list_page_size
+        self.max_attempts = max_attempts
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        if not conditional_create:
+            # For S3-compatible services without If-None-Match: the core falls back to
+            # check-then-write, which is not race-free, and the suite reports it as unsupported.
+            self.capabilities = S3Storage.capabilities - {Capability.CONDITIONAL_CREATE}
+        self._client: Any = None
+        self._stack: AsyncExitStack | None = None
+        self._presigner: Any = None
+        self._unsigned: Any = None
+
+    @classmethod
+    def from_url(cls, url: str) -> Self:
+        parts = urlsplit(url)
+        if not parts.netloc:
+            raise ConfigurationError(
+                f"An S3 URL names its bucket: s3://bucket/prefix, not {url!r}."
+            )
+        options = dict(parse_qsl(parts.query, keep_blank_values=True))
+        options.setdefault("prefix", parts.path.strip("/"))
+        return cls.from_options({"bucket": parts.netloc, **options})
+
+    # -- client ----------------------------------------------------------------------------------
+
+    def _config(self) -> dict[str, Any]:
+        s3: dict[str, Any] = {}
+        if self.addressing_style:
+            s3["addressing_style"] = self.addressing_style
+        return {
+            "signature_version": "s3v4",
+            "s3": s3,
+            "max_pool_connections": self.max_pool_connections,
+            "retries": {"mode": "standard", "max_attempts": self.max_attempts},
+            "connect_timeout": self.connect_timeout,
+            "read_timeout": self.read_timeout,
+        }
+
+    def _credentials(self) -> dict[str, Any]:
+        return {
+            "aws_access_key_id": self.access_key_id,
+            "aws_secret_access_key": self.secret_access_key,
+            "aws_session_token": self.session_token,
+        }
+
+    async def _connect(self) -> None:
+        session = aioboto3.Session(profile_name=self.profile, region_name=self.region)
+        stack = AsyncExitStack()
+        with s3_errors(self.bucket):
+            self._client = await stack.enter_async_context(
+                session.client(
+                    "s3",
+                    endpoint_url=self.endpoint_url,
+                    config=AioConfig(**self._config()),
+                    **self._credentials(),
+                )
+            )
+        self._stack = stack
+
+    async def _disconnect(self) -> None:
+        stack, self._stack, self._client = self._stack, None, None
+        if stack is not None:
+            await stack.aclose()
+
+    def _signer(self) -> Any:
+        """A synchronous botocore client used only to sign URLs: signing needs no network."""
+        if self._presigner is None:
+            session = botocore.session.Session(profile=self.profile)
+            with s3_errors(self.bucket):
+                self._presigner = session.create_client(
+                    "s3",
+                    region_name=self.region or "us-east-1",
+                    endpoint_url=self.endpoint_url,
+                    config=Config(**self._config()),
+                    **self._credentials(),
+                )
+        return self._presigner
+
+    # -- keys ------------------------------------------------------------------------------------
+
+    def _key(self, name: str) -> str:
+        return self.prefix + name
+
+    def _name(self, key: str) -> str | None:
+        """The bucketry name of a listed key, or ``None`` for keys no name maps to."""
+        name = key[len(self.prefix) :]
+        try:
+            return name if clean_name(name) == name else None
+        except ValueError:
+            return None  # folder markers ("dir/"), "a//b", and other foreign keys
+
+    def _put_parameters(self, name: str, options: WriteOptions) -> dict[str, Any]:
+        parameters: dict[str, Any] = {
+            "ContentType": options.content_type
+            or mimetypes.guess_type(name)[0]
+            or "application/octet-stream"
+        }
+        if options.metadata:
+            parameters["Metadata"] = encode_header_metadata(options.metadata)
+        for option, parameter in _OBJECT_PARAMETERS.items():
+            value = getattr(self, option)
+            if value is not None:
+                parameters[parameter] = value
+        return parameters
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    async def _write(self, name: str, chunks: AsyncIterator[bytes], options: WriteOptions) -> str:
+        iterator = aiter(chunks)
+        head = bytearray()
+        exhausted = False
+        while len(head) < self.multipart_threshold:
+            try:
+                head += await anext(iterator)
+            except StopAsyncIteration:
+                exhausted = True
+                break
+        if exhausted:
+            return await self._put(name, bytes(head), options)
+        if not options.overwrite and options.retarget is not None:
+            # Cheap look before a long upload: a name taken now would only fail at the end.
+            while await self._exists(name):
+                name = options.retarget(name)
+        await self._multipart(name, _prepend(bytes(head), iterator), options)
+        return name
+
+    async def _put(self, name: str, data: bytes, options: WriteOptions) -> str:
+        """One PutObject; the content is in memory, so a taken name is retried right here."""
+        while True:
+            parameters = self._put_parameters(name, options)
+            if not options.overwrite:
+                parameters["IfNoneMatch"] = "*"
+            try:
+                with s3_errors(self.bucket, name):
+                    await self._client.put_object(
+                        Bucket=self.bucket, Key=self._key(name), Body=data, **parameters
+                    )
+            except AlreadyExistsError:
+                if options.retarget is None:
+                    raise
+                name = options.retarget(name)
+                continue
+            return name
+
+    async def _multipart(
+        self, name: str, chunks: AsyncIterator[bytes], options: WriteOptions
+    ) -> None:
+        key = self._key(name)
+        with s3_errors(self.bucket, name):
+            created = await self._client.create_multipart_upload(
+                Bucket=self.bucket, Key=key, **self._put_parameters(name, options)
+            )
+        upload_id = created["UploadId"]
+        try:
+            parts = await self._upload_parts(name, key, upload_id, chunks)
+            conditions = {} if options.overwrite else {"IfNoneMatch": "*"}
+            with s3_errors(self.bucket, name):
+                await self._client.complete_multipart_upload(
+                    Bucket=self.bucket,
+                    Key=key,
+                    UploadId=upload_id,
+                    MultipartUpload={"Parts": parts},
+                    **conditions,
+                )
+        except BaseException:
+            # Shielded, so a cancelled save still aborts and leaves no billable parts behind.
+            await asyncio.shield(self._abort(key, upload_id))
+            raise
+
+    async def _upload_parts(
+        self, name: str, key: str, upload_id: str, chunks: AsyncIterator[bytes]
+    ) -> list[dict[str, Any]]:
+        slots = asyncio.Semaphore(self.max_concurrency)
+        tasks: list[asyncio.Task[dict[str, Any]]] = []
+
+        async def upload(number: int, body: bytes) -> dict[str, Any]:
+            try:
+                with s3_errors(self.bucket, name):
+                    response = await self._client.upload_part(
+                        Bucket=self.bucket,
+                        Key=key,
+                        UploadId=upload_id,
+                        PartNumber=number,
+                        Body=body,
+                    )
+                return {"PartNumber": number, "ETag": response["ETag"]}
+            finally:
+                slots.release()
+
+        try:
+            number = 0
+            async for body in fixed_size_chunks(chunks, self.part_size):
+                await slots.acquire()
+                failed = [task for task in tasks if task.done() and task.exception()]
+                if failed:
+                    slots.release()
+                    break
+                number += 1
+                tasks.append(asyncio.create_task(upload(number, body)))
+            return list(await asyncio.gather(*tasks))
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+
+    async def _abort(self, key: str, upload_id: str) -> None:
+        with contextlib.suppress(Exception):
+            await self._client.abort_multipart_upload(
+                Bucket=self.bucket, Key=key, UploadId=upload_id
+            )
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    async def _stream(
+        self, name: str, start: int, end: int | None, chunk_size: int
+    ) -> AsyncIterator[bytes]:
+        if end is not None and end <= start:
+            await self._stat(name)  # an empty range of a missing file is still missing
+            return
+        parameters: dict[str, Any] = {}
+        if start or end is not None:
+            last = "" if end is None else str(end - 1)
+            parameters["Range"] = f"bytes={start}-{last}"
+        try:
+            with s3_errors(self.bucket, name):
+                response = await self._client.get_object(
+                    Bucket=self.bucket, Key=self._key(name), **parameters
+                )
+        except Exception as exc:
+            cause = exc.__cause__
+            if isinstance(cause, ClientError) and error_code(cause) == "InvalidRange":
+                await self._stat(name)  # start is past the end: nothing to read
+                return
+            raise
+        body = response["Body"]
+        async with body:  # releases the connection even if the reader stops early
+            while True:
+                with s3_errors(self.bucket, name):
+                    chunk = await body.read(chunk_size)
+                if not chunk:
+                    break
+                yield chunk
+
+    async def _stat(self, name: str) -> FileInfo:
+        with s3_errors(self.bucket, name):
+            response = await self._client.head_object(Bucket=self.bucket, Key=self._key(name))
+        return FileInfo(
+            name=name,
+            size=int(response["ContentLength"]),
+            etag=str(response.get("ETag", "")).strip('"') or None,
+            content_type=response.get("ContentType"),
+            last_modified=response.get("LastModified"),
+            metadata=decode_header_metadata(response.get("Metadata", {})),
+        )
+
+    # -- deleting, copying -----------------------------------------------------------------------
+
+    async def _delete(self, name: str) -> None:
+        with s3_errors(self.bucket, name):
+            await self._client.delete_object(Bucket=self.bucket, Key=self._key(name))
+
+    async def _delete_many(self, names: list[str]) -> None:
+        with s3_errors(self.bucket):
+            response = await self._client.delete_objects(
+                Bucket=self.bucket,
+                Delete={"Objects": [{"Key": self._key(n)} for n in names], "Quiet": True},
+            )
+        errors = response.get("Errors", [])
+        if errors:  # DeleteObjects reports failures per key in its body instead of raising
+            first = errors[0]
+            raise error_for(str(first.get("Code", "")), None, self.bucket, first.get("Key"))
+
+    async def _copy(self, src: str, dst: str, *, overwrite: bool) -> None:
+        info = await self._stat(src)
+        if not overwrite and await self._exists(dst):
+            # CopyObject has no If-None-Match: this check and the copy are two requests.
+            raise AlreadyExistsError(f"Cannot copy to {dst!r}: it already exists.")
+        source = {"Bucket": self.bucket, "Key": self._key(src)}
+        if info.size <= self.multipart_copy_threshold:
+            with s3_errors(self.bucket, src):
+                await self._client.copy_object(
+                    Bucket=self.bucket,
+                    Key=self._key(dst),
+                    CopySource=source,
+                    MetadataDirective="COPY",
+                )
+            return
+        await self._multipart_copy(dst, source, info)
+
+    async def _multipart_copy(self, dst: str, source: dict[str, str], info: FileInfo) -> None:
+        key = self._key(dst)
+        options = WriteOptions(True, info.content_type, info.metadata)
+        with s3_errors(self.bucket, dst):
+            created = await self._client.create_multipart_upload(
+                Bucket=self.bucket, Key=key, **self._put_parameters(dst, options)
+            )
+        upload_id = created["UploadId"]
+        part_size = max(self.part_size, -(-info.size // 10000))  # S3 allows 10000 parts
+        try:
+            parts = []
+            for number, offset in enumerate(range(0, info.size, part_size), start=1):
+                last = min(offset + part_size, info.size) - 1
+                with s3_errors(self.bucket, dst):
+                    response = await self._client.upload_part_copy(
+                        Bucket=self.bucket,
+                        Key=key,
+                        UploadId=upload_id,
+                        PartNumber=number,
+                        CopySource=source,
+                        CopySourceRange=f"bytes={offset}-{last}",
+                    )
+                parts.append({"PartNumber": number, "ETag": response["CopyPartResult"]["ETag"]})
+            with s3_errors(self.bucket, dst):
+                await self._client.complete_multipart_upload(
+                    Bucket=self.bucket,
+                    Key=key,
+                    UploadId=upload_id,
+                    MultipartUpload={"Parts": parts},
+                )
+        except BaseException:
+            await asyncio.shield(self._abort(key, upload_id))
+            raise
+
+    # -- listing ---------------------------------------------------------------------------------
+
+    async def _scan(self, prefix: str, recursive: bool) -> AsyncIterator[FileInfo | str]:
+        paginator = self._client.get_paginator("list_objects_v2")
+        parameters: dict[str, Any] = {"Bucket": self.bucket, "Prefix": self._key(prefix)}
+        if not recursive:
+            parameters["Delimiter"] = "/"
+        pages = paginator.paginate(**parameters, PaginationConfig={"PageSize": self.list_page_size})
+        with s3_errors(self.bucket, prefix or None):
+            async for page in pages:
+                for common in page.get("CommonPrefixes", []):
+                    directory = self._name(common["Prefix"].rstrip("/"))
+                    if directory is not None:
+                        yield directory + "/"
+                for item in page.get("Contents", []):
+                    name = self._name(item["Key"])
+                    if name is not None:
+                        yield FileInfo(
+                            name=name,
+                            size=int(item["Size"]),
+                            etag=str(item.get("ETag", "")).strip('"') or None,
+                            last_modified=item.get("LastModified"),
+                        )
+
+    # -- addresses -------------------------------------------------------------------------------
+
+    def _url(self, name: str) -> str:
+        key = self._key(name)
+        if self.custom_domain:
+            return f"{self.url_protocol}://{self.custom_domain}/{quote(key)}"
+        if self.querystring_auth:
+            return self._presign(key, self.querystring_expire, "GET")
+        if self._unsigned is None:
+            self._unsigned = botocore.session.Session().create_client(
+                "s3",
+                region_name=self.region or "us-east-1",
+                endpoint_url=self.endpoint_url,
+                config=Config(signature_version=botocore.UNSIGNED, s3=self._config()["s3"]),
+            )
+        url: str = self._unsigned.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": key}
+        )
+        return url
+
+    async def _signed_url(self, name: str, expires: int, method: str) -> str:
+        return self._presign(self._key(name), expires, method)
+
+    def _presign(self, key: str, expires: int, method: str) -> str:
+        with s3_errors(self.bucket, key):
+            url: str = self._signer().generate_presigned_url(
+                _PRESIGN_OPERATIONS[method],
+                Params={"Bucket": self.bucket, "Key": key},
+                ExpiresIn=expires,
+            )
+        return url
+
+
+async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    yield first
+    async for chunk in rest:
+        yield chunk
