@@ -31,7 +31,9 @@ BACKENDS: dict[str, list[str]] = {
         "tests/test_contract_builtin.py::TestFileSystemContract",
         "tests/test_filesystem.py",
     ],
+    "s3": ["tests/test_s3.py"],
 }
+EXTRA_TEST_TOOLS = {"s3": ["moto[server]==5.2.5"]}
 
 
 def _install_workspace(session: nox.Session, *plugins: str) -> None:
@@ -48,6 +50,8 @@ def tests(session: nox.Session, backend: str) -> None:
     """Run one backend's conformance run and its own tests."""
     plugins = {backend, "memory"}  # the core's own tests run on memory
     _install_workspace(session, *sorted(plugins))
+    if backend in EXTRA_TEST_TOOLS:
+        session.install(*EXTRA_TEST_TOOLS[backend])
     session.run("pytest", *BACKENDS[backend], *session.posargs)
 
 
@@ -63,5 +67,5 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on core, plugins and the conformance suite."""
     _install_workspace(session, *sorted(os.listdir("plugins")))
-    session.install("mypy==2.4.1")
+    session.install("mypy==2.4.1", "moto[server]==5.2.5")
     session.run("mypy")

@@ -69,3 +69,21 @@ async def test_fixed_size_chunks() -> None:
             yield part
 
     assert await collect(fixed_size_chunks(uneven(), 4)) == [b"abcd", b"efgh", b"ijkl", b"mnop"]
+
+
+def test_bytes_reader_reads_and_seeks_without_copying_the_source() -> None:
+    from bucketry.content import BytesReader
+
+    source = bytearray(b"0123456789")
+    reader = BytesReader(memoryview(source)[2:8])
+    assert len(reader) == 6
+    assert reader.read(4) == b"2345"
+    assert reader.read() == b"67"
+    assert reader.read() == b""
+    assert reader.seek(0) == 0
+    source[2] = ord("X")  # a view, not a copy
+    target = bytearray(3)
+    assert reader.readinto(target) == 3
+    assert bytes(target) == b"X34"
+    assert reader.seek(-1, 2) == 5
+    assert reader.read() == b"7"

@@ -18,6 +18,7 @@ from bucketry.errors import TooLargeError
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
     "AsyncReadable",
+    "BytesReader",
     "Content",
     "ContentSource",
     "fixed_size_chunks",
@@ -137,6 +138,50 @@ def _as_bytes(chunk: Any) -> bytes:
     raise TypeError(
         f"Content yielded {type(chunk).__name__}; only bytes-like chunks can be stored."
     )
+
+
+class BytesReader(io.RawIOBase):
+    """A seekable, read-only file over a bytes-like object, without copying it.
+
+    HTTP clients copy a ``bytes`` or ``BytesIO`` body whole before sending it (aiohttp does), but
+    stream a plain file object in small reads; handing them this keeps an upload's memory at the
+    one buffer the caller already holds. Seekable, so SDK retries can send it again.
+    """
+
+    def __init__(self, data: bytes | bytearray | memoryview) -> None:
+        super().__init__()
+        self._view = memoryview(data).cast("B")
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: len(self._view)}
+        self._position = max(0, base[whence] + offset)
+        return self._position
+
+    def readinto(self, buffer: Any) -> int:
+        target = memoryview(buffer).cast("B")
+        count = max(0, min(len(target), len(self._view) - self._position))
+        target[:count] = self._view[self._position : self._position + count]
+        self._position += count
+        return count
+
+    def read(self, size: int | None = -1) -> bytes:
+        end = len(self._view) if size is None or size < 0 else self._position + size
+        data = bytes(self._view[self._position : end])
+        self._position += len(data)
+        return data
+
+    def __len__(self) -> int:
+        return len(self._view)
 
 
 async def fixed_size_chunks(chunks: AsyncIterable[bytes], size: int) -> AsyncIterator[bytes]:

@@ -35,7 +35,7 @@ from bucketry import (
     Storage,
     WriteOptions,
 )
-from bucketry.content import fixed_size_chunks
+from bucketry.content import BytesReader
 from bucketry.metadata import decode_header_metadata, encode_header_metadata
 from bucketry.names import clean_name
 from bucketry_s3.errors import error_code, error_for, s3_errors
@@ -272,7 +272,9 @@ class S3Storage(Storage):
             # Cheap look before a long upload: a name taken now would only fail at the end.
             while await self._exists(name):
                 name = options.retarget(name)
-        await self._multipart(name, _prepend(bytes(head), iterator), options)
+        first = [head]
+        del head  # the multipart reader takes the only reference, and drops it once copied
+        await self._multipart(name, _prepend(first, iterator), options)
         return name
 
     async def _put(self, name: str, data: bytes, options: WriteOptions) -> str:
@@ -294,7 +296,7 @@ class S3Storage(Storage):
             return name
 
     async def _multipart(
-        self, name: str, chunks: AsyncIterator[bytes], options: WriteOptions
+        self, name: str, chunks: AsyncIterator[bytes | bytearray], options: WriteOptions
     ) -> None:
         key = self._key(name)
         with s3_errors(self.bucket, name):
@@ -319,13 +321,28 @@ class S3Storage(Storage):
             raise
 
     async def _upload_parts(
-        self, name: str, key: str, upload_id: str, chunks: AsyncIterator[bytes]
+        self, name: str, key: str, upload_id: str, chunks: AsyncIterator[bytes | bytearray]
     ) -> list[dict[str, Any]]:
-        slots = asyncio.Semaphore(self.max_concurrency)
+        """Upload ``part_size`` parts, at most ``max_concurrency`` at once.
+
+        Parts are filled into a pool of ``max_concurrency + 1`` reused buffers: one filling while
+        the others upload. Reusing them keeps memory flat; fresh multi-MiB objects for every part
+        fragment the allocator and let the resident size creep up with the object's size.
+        """
+        pool: asyncio.Queue[bytearray] = asyncio.Queue()
+        created = 0
         tasks: list[asyncio.Task[dict[str, Any]]] = []
 
-        async def upload(number: int, body: bytes) -> dict[str, Any]:
+        async def take_buffer() -> bytearray:
+            nonlocal created
+            if pool.empty() and created <= self.max_concurrency:
+                created += 1
+                return bytearray(self.part_size)
+            return await pool.get()
+
+        async def upload(number: int, buffer: bytearray, size: int) -> dict[str, Any]:
             try:
+                body = BytesReader(memoryview(buffer)[:size])
                 with s3_errors(self.bucket, name):
                     response = await self._client.upload_part(
                         Bucket=self.bucket,
@@ -336,18 +353,26 @@ class S3Storage(Storage):
                     )
                 return {"PartNumber": number, "ETag": response["ETag"]}
             finally:
-                slots.release()
+                pool.put_nowait(buffer)
+
+        def dispatch(buffer: bytearray, size: int) -> None:
+            if any(task.done() and task.exception() for task in tasks):
+                raise next(t.exception() for t in tasks if t.done() and t.exception())  # type: ignore[misc]
+            tasks.append(asyncio.create_task(upload(len(tasks) + 1, buffer, size)))
 
         try:
-            number = 0
-            async for body in fixed_size_chunks(chunks, self.part_size):
-                await slots.acquire()
-                failed = [task for task in tasks if task.done() and task.exception()]
-                if failed:
-                    slots.release()
-                    break
-                number += 1
-                tasks.append(asyncio.create_task(upload(number, body)))
+            buffer, filled = await take_buffer(), 0
+            async for chunk in chunks:
+                view = memoryview(chunk)
+                while view:
+                    taken = min(len(view), self.part_size - filled)
+                    buffer[filled : filled + taken] = view[:taken]
+                    filled, view = filled + taken, view[taken:]
+                    if filled == self.part_size:
+                        dispatch(buffer, filled)
+                        buffer, filled = await take_buffer(), 0
+            if filled or not tasks:
+                dispatch(buffer, filled)
             return list(await asyncio.gather(*tasks))
         except BaseException:
             for task in tasks:
@@ -530,7 +555,9 @@ class S3Storage(Storage):
         return url
 
 
-async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    yield first
+async def _prepend(
+    first: list[bytearray], rest: AsyncIterator[bytes]
+) -> AsyncIterator[bytes | bytearray]:
+    yield first.pop()
     async for chunk in rest:
         yield chunk

@@ -1,0 +1,175 @@
+"""Peak RSS growth of the client while saving, then reading back, one large async stream.
+
+    python3 -m uv run python bench/large_upload_rss.py --backend s3 --size-mib 256
+
+The emulator runs in its own process, so only bucketry's memory is counted. Peak growth is the
+high-water mark (VmHWM, reset through /proc/self/clear_refs) minus the resident size just before
+the save, so it is the memory the transfer itself needed. Run on demand; nothing here is a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+MiB = 1024 * 1024
+RESULTS = Path(__file__).parent / "results"
+
+
+def _status_kib(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def reset_peak() -> None:
+    Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def moto_process() -> Iterator[str]:
+    """moto's S3 server in its own process on loopback; yields the endpoint."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("moto server did not start")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+async def stream(size: int, chunk: int = MiB) -> AsyncIterator[bytes]:
+    block = os.urandom(chunk)
+    for index in range(size // chunk):
+        yield index.to_bytes(8, "big") + block[8:]
+
+
+async def measure(storage: Any, size: int) -> dict[str, float]:
+    async with storage:
+        await storage.exists("warm-up")  # the client and its pools exist before measuring
+        sent = hashlib.sha256()
+
+        async def counted() -> AsyncIterator[bytes]:
+            async for chunk in stream(size):
+                sent.update(chunk)
+                yield chunk
+
+        baseline = _status_kib("VmRSS")
+        reset_peak()
+        started = time.perf_counter()
+        name = await storage.save("bench/large.bin", counted(), overwrite=True)
+        upload_seconds = time.perf_counter() - started
+        upload_peak = _status_kib("VmHWM") - baseline
+
+        received = hashlib.sha256()
+        baseline = _status_kib("VmRSS")
+        reset_peak()
+        started = time.perf_counter()
+        async for chunk in storage.stream(name):
+            received.update(chunk)
+        download_seconds = time.perf_counter() - started
+        download_peak = _status_kib("VmHWM") - baseline
+        assert received.digest() == sent.digest(), "the bytes read back differ from those sent"
+        await storage.delete(name)
+    return {
+        "size_mib": size / MiB,
+        "upload_mb_s": size / 1e6 / upload_seconds,
+        "upload_peak_rss_growth_mib": upload_peak / 1024,
+        "download_mb_s": size / 1e6 / download_seconds,
+        "download_peak_rss_growth_mib": download_peak / 1024,
+    }
+
+
+def make_storage(backend: str, endpoint: str | None, workdir: str) -> Any:
+    from bucketry import create_storage
+
+    if backend == "filesystem":
+        return create_storage("filesystem", location=workdir)
+    if backend == "s3":
+        import boto3
+
+        boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="bench",
+            aws_secret_access_key="bench",
+        ).create_bucket(Bucket="bench")
+        return create_storage(
+            "s3",
+            bucket="bench",
+            endpoint_url=endpoint,
+            region="us-east-1",
+            access_key_id="bench",
+            secret_access_key="bench",
+        )
+    raise SystemExit(f"unknown backend {backend!r}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", action="append", choices=["filesystem", "s3"])
+    parser.add_argument("--size-mib", type=int, default=256)
+    args = parser.parse_args()
+    rows = []
+    for backend in args.backend or ["filesystem", "s3"]:
+        with tempfile.TemporaryDirectory() as workdir:
+            if backend == "s3":
+                with moto_process() as endpoint:
+                    result = asyncio.run(
+                        measure(make_storage(backend, endpoint, workdir), args.size_mib * MiB)
+                    )
+            else:
+                result = asyncio.run(
+                    measure(make_storage(backend, None, workdir), args.size_mib * MiB)
+                )
+        rows.append({"backend": backend, **result})
+    print(
+        "| backend | size MiB | upload MB/s | upload peak RSS growth MiB "
+        "| download MB/s | download peak RSS growth MiB |"
+    )
+    print("|---|---|---|---|---|---|")
+    for row in rows:
+        print(
+            f"| {row['backend']} | {row['size_mib']:.0f} | {row['upload_mb_s']:.1f} "
+            f"| {row['upload_peak_rss_growth_mib']:.1f} | {row['download_mb_s']:.1f} "
+            f"| {row['download_peak_rss_growth_mib']:.1f} |"
+        )
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "large_upload_rss.json").write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()
