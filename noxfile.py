@@ -32,6 +32,7 @@ BACKENDS: dict[str, list[str]] = {
         "tests/test_filesystem.py",
     ],
     "s3": ["tests/test_s3.py"],
+    "azure": ["tests/test_azure.py"],  # installs Azurite from npm into .cache/ on first use
 }
 EXTRA_TEST_TOOLS = {"s3": ["moto[server]==5.2.5"]}
 

@@ -24,6 +24,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.emulators import azurite_server  # noqa: E402
+
 MiB = 1024 * 1024
 RESULTS = Path(__file__).parent / "results"
 
@@ -68,6 +71,19 @@ def moto_process() -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@contextmanager
+def emulator(backend: str) -> Iterator[str | None]:
+    """The backend's emulator in a process of its own, or nothing for local backends."""
+    if backend == "s3":
+        with moto_process() as endpoint:
+            yield endpoint
+    elif backend == "azure":
+        with azurite_server() as connection_string:
+            yield connection_string
+    else:
+        yield None
 
 
 async def stream(size: int, chunk: int = MiB) -> AsyncIterator[bytes]:
@@ -135,26 +151,26 @@ def make_storage(backend: str, endpoint: str | None, workdir: str) -> Any:
             access_key_id="bench",
             secret_access_key="bench",
         )
+    if backend == "azure":
+        from azure.storage.blob import BlobServiceClient
+
+        service = BlobServiceClient.from_connection_string(endpoint or "")
+        service.create_container("bench")
+        service.close()
+        return create_storage("azure", container="bench", connection_string=endpoint)
     raise SystemExit(f"unknown backend {backend!r}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backend", action="append", choices=["filesystem", "s3"])
+    parser.add_argument("--backend", action="append", choices=["filesystem", "s3", "azure"])
     parser.add_argument("--size-mib", type=int, default=256)
     args = parser.parse_args()
     rows = []
-    for backend in args.backend or ["filesystem", "s3"]:
-        with tempfile.TemporaryDirectory() as workdir:
-            if backend == "s3":
-                with moto_process() as endpoint:
-                    result = asyncio.run(
-                        measure(make_storage(backend, endpoint, workdir), args.size_mib * MiB)
-                    )
-            else:
-                result = asyncio.run(
-                    measure(make_storage(backend, None, workdir), args.size_mib * MiB)
-                )
+    for backend in args.backend or ["filesystem", "s3", "azure"]:
+        with tempfile.TemporaryDirectory() as workdir, emulator(backend) as endpoint:
+            storage = make_storage(backend, endpoint, workdir)
+            result = asyncio.run(measure(storage, args.size_mib * MiB))
         rows.append({"backend": backend, **result})
     print(
         "| backend | size MiB | upload MB/s | upload peak RSS growth MiB "

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.emulators import moto_server, raw_s3_client
+from tests.emulators import azurite_server, moto_server, raw_s3_client
 
 pytest_plugins = ["pytester"]
 
@@ -27,3 +27,20 @@ def s3_bucket(s3_raw: Any) -> str:
     bucket = f"bucketry-{secrets.token_hex(4)}"
     s3_raw.create_bucket(Bucket=bucket)
     return bucket
+
+
+@pytest.fixture(scope="session")
+def azurite_connection_string() -> Iterator[str]:
+    with azurite_server() as connection_string:
+        yield connection_string
+
+
+@pytest.fixture(scope="session")
+def azure_container(azurite_connection_string: str) -> str:
+    from azure.storage.blob import BlobServiceClient
+
+    container = f"bucketry-{secrets.token_hex(4)}"
+    service = BlobServiceClient.from_connection_string(azurite_connection_string)
+    service.create_container(container)
+    service.close()
+    return container

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import logging
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 S3_KEY_ID = "bucketry-test-key-id"
 S3_SECRET = "bucketry-test-secret"
@@ -36,3 +42,97 @@ def raw_s3_client(endpoint: str):  # type: ignore[no-untyped-def]
         aws_access_key_id=S3_KEY_ID,
         aws_secret_access_key=S3_SECRET,
     )
+
+
+AZURITE_VERSION = "3.35.0"
+AZURITE_ACCOUNT = "devstoreaccount1"
+# Azurite's documented, public development key: not a secret.
+AZURITE_KEY = (
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+EMULATOR_CACHE = Path(__file__).resolve().parent.parent / ".cache" / "emulators"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], what: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with code {process.returncode} while starting")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{what} did not listen on 127.0.0.1:{port} within 60 s")
+
+
+def azurite_binary() -> Path:
+    """Azurite from the npm registry, installed once into the project's ignored cache."""
+    binary = EMULATOR_CACHE / "node_modules" / ".bin" / "azurite-blob"
+    installed = EMULATOR_CACHE / "node_modules" / "azurite" / "package.json"
+    if binary.exists() and f'"version": "{AZURITE_VERSION}"' in installed.read_text():
+        return binary
+    npm = shutil.which("npm")
+    if npm is None:
+        raise RuntimeError("npm is needed to install Azurite for the Azure tests")
+    EMULATOR_CACHE.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [
+            npm,
+            "install",
+            "--prefix",
+            str(EMULATOR_CACHE),
+            "--no-save",
+            "--no-package-lock",
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+            f"azurite@{AZURITE_VERSION}",
+        ],
+        check=True,
+        timeout=600,
+    )
+    return binary
+
+
+@contextmanager
+def azurite_server() -> Iterator[str]:
+    """Azurite's blob service on 127.0.0.1, in memory; yields a connection string."""
+    port = free_port()
+    workspace = tempfile.mkdtemp(prefix="azurite-")
+    process = subprocess.Popen(
+        [
+            str(azurite_binary()),
+            "--blobHost",
+            "127.0.0.1",
+            "--blobPort",
+            str(port),
+            "--inMemoryPersistence",
+            "--silent",
+            "--disableTelemetry",
+            "--skipApiVersionCheck",
+        ],
+        cwd=workspace,  # anything Azurite writes lands here and is removed with it
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, process, "Azurite")
+        yield (
+            f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};"
+            f"AccountKey={AZURITE_KEY};BlobEndpoint=http://127.0.0.1:{port}/{AZURITE_ACCOUNT};"
+        )
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        shutil.rmtree(workspace, ignore_errors=True)

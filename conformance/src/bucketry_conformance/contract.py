@@ -666,7 +666,8 @@ class StorageContract:
     ) -> None:
         name = root + "uploaded.bin"
         url = await storage.signed_url(name, expires=300, method="PUT")
-        status, _ = await asyncio.to_thread(_http, "PUT", url, b"sent by a browser")
+        headers = dict(storage.signed_put_headers)
+        status, _ = await asyncio.to_thread(_http, "PUT", url, b"sent by a browser", headers)
         assert 200 <= status < 300
         assert await storage.open(name) == b"sent by a browser"
 
@@ -734,9 +735,12 @@ class StorageContract:
                 assert value not in shown
 
 
-def _http(method: str, url: str, body: bytes | None = None) -> tuple[int, bytes]:
+def _http(
+    method: str, url: str, body: bytes | None = None, extra: dict[str, str] | None = None
+) -> tuple[int, bytes]:
     # A binary type, as a browser sends for a file; urllib's default is a form encoding.
     headers = {"Content-Type": "application/octet-stream"} if body is not None else {}
+    headers.update(extra or {})
     request = urllib.request.Request(url, data=body, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=30) as response:

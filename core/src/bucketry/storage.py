@@ -71,6 +71,9 @@ class Storage:
     """The entry-point name this backend is registered under, for messages and URLs."""
     capabilities: frozenset[Capability] = frozenset()
     """The optional parts of the contract this backend keeps (an instance may narrow them)."""
+    signed_put_headers: ClassVar[Mapping[str, str]] = MappingProxyType({})
+    """Headers a client must send with a ``signed_url(method="PUT")`` upload (Azure wants
+    ``x-ms-blob-type``); browsers and scripts using a signed upload URL should add them."""
     secret_options: ClassVar[frozenset[str]] = frozenset()
     """Constructor options that hold secrets; they are never shown in ``repr``."""
 

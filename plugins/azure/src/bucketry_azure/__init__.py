@@ -1,0 +1,3 @@
+from bucketry_azure.storage import AzureStorage
+
+__all__ = ["AzureStorage"]
