@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.emulators import azurite_server  # noqa: E402
+from tests.emulators import azurite_server
 
 MiB = 1024 * 1024
 RESULTS = Path(__file__).parent / "results"
