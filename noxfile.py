@@ -32,9 +32,13 @@ BACKENDS: dict[str, list[str]] = {
         "tests/test_filesystem.py",
     ],
     "s3": ["tests/test_s3.py"],
+    "gcs": ["tests/test_gcs.py"],
     "azure": ["tests/test_azure.py"],  # installs Azurite from npm into .cache/ on first use
 }
-EXTRA_TEST_TOOLS = {"s3": ["moto[server]==5.2.5"]}
+EXTRA_TEST_TOOLS = {
+    "s3": ["moto[server]==5.2.5"],
+    "gcs": ["gcp-storage-emulator==2026.7.19", "cryptography"],
+}
 
 
 def _install_workspace(session: nox.Session, *plugins: str) -> None:

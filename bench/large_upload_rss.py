@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.emulators import azurite_server
+from tests.emulators import azurite_server, create_gcs_bucket, gcs_emulator
 
 MiB = 1024 * 1024
 RESULTS = Path(__file__).parent / "results"
@@ -82,6 +82,9 @@ def emulator(backend: str) -> Iterator[str | None]:
     elif backend == "azure":
         with azurite_server() as connection_string:
             yield connection_string
+    elif backend == "gcs":
+        with gcs_emulator() as endpoint:
+            yield endpoint
     else:
         yield None
 
@@ -158,16 +161,19 @@ def make_storage(backend: str, endpoint: str | None, workdir: str) -> Any:
         service.create_container("bench")
         service.close()
         return create_storage("azure", container="bench", connection_string=endpoint)
+    if backend == "gcs":
+        create_gcs_bucket(endpoint or "", "bench")
+        return create_storage("gcs", bucket="bench", emulator_host=endpoint, max_concurrency=5)
     raise SystemExit(f"unknown backend {backend!r}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backend", action="append", choices=["filesystem", "s3", "azure"])
+    parser.add_argument("--backend", action="append", choices=["filesystem", "s3", "gcs", "azure"])
     parser.add_argument("--size-mib", type=int, default=256)
     args = parser.parse_args()
     rows = []
-    for backend in args.backend or ["filesystem", "s3", "azure"]:
+    for backend in args.backend or ["filesystem", "s3", "gcs", "azure"]:
         with tempfile.TemporaryDirectory() as workdir, emulator(backend) as endpoint:
             storage = make_storage(backend, endpoint, workdir)
             result = asyncio.run(measure(storage, args.size_mib * MiB))

@@ -6,7 +6,13 @@ from typing import Any
 
 import pytest
 
-from tests.emulators import azurite_server, moto_server, raw_s3_client
+from tests.emulators import (
+    azurite_server,
+    create_gcs_bucket,
+    gcs_emulator,
+    moto_server,
+    raw_s3_client,
+)
 
 pytest_plugins = ["pytester"]
 
@@ -44,3 +50,16 @@ def azure_container(azurite_connection_string: str) -> str:
     service.create_container(container)
     service.close()
     return container
+
+
+@pytest.fixture(scope="session")
+def gcs_endpoint() -> Iterator[str]:
+    with gcs_emulator() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="session")
+def gcs_bucket(gcs_endpoint: str) -> str:
+    bucket = f"bucketry-{secrets.token_hex(4)}"
+    create_gcs_bucket(gcs_endpoint, bucket)
+    return bucket

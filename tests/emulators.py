@@ -136,3 +136,51 @@ def azurite_server() -> Iterator[str]:
             process.kill()
             process.wait()
         shutil.rmtree(workspace, ignore_errors=True)
+
+
+@contextmanager
+def gcs_emulator() -> Iterator[str]:
+    """gcp-storage-emulator on 127.0.0.1, in memory; yields its base URL."""
+    import sys
+
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gcp_storage_emulator",
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--in-memory",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, process, "gcp-storage-emulator")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def create_gcs_bucket(endpoint: str, bucket: str) -> None:
+    """The client library has no create-bucket call; the JSON API's POST does it."""
+    import json
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"{endpoint}/storage/v1/b?project=bucketry",
+        data=json.dumps({"name": bucket}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # loopback only
+        assert response.status == 200

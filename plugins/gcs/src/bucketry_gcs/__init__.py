@@ -1,0 +1,3 @@
+from bucketry_gcs.storage import GCSStorage
+
+__all__ = ["GCSStorage"]
