@@ -85,9 +85,19 @@ def test_unknown_backend_names_installed_ones_and_the_extra() -> None:
     assert "'nope'" in message
     assert "filesystem" in message
     assert "memory" in message
+    assert isinstance(caught.value, LookupError)
+
+
+def test_a_known_backend_that_is_not_installed_names_its_extra(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bucketry import registry
+
+    installed = {n: e for n, e in registry._read_entry_points().items() if n not in {"gcs", "gs"}}
+    monkeypatch.setattr(registry, "_read_entry_points", lambda: installed)
+    monkeypatch.setattr(registry, "_loaded", {})
     with pytest.raises(UnknownBackendError, match=r'pip install "bucketry\[gcs\]"'):
         create_storage("gs://bucket/prefix")
-    assert isinstance(caught.value, LookupError)
 
 
 @pytest.mark.parametrize(

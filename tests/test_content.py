@@ -87,3 +87,73 @@ def test_bytes_reader_reads_and_seeks_without_copying_the_source() -> None:
     assert bytes(target) == b"X34"
     assert reader.seek(-1, 2) == 5
     assert reader.read() == b"7"
+
+
+async def test_read_ahead_returns_small_content_whole() -> None:
+    from bucketry.content import read_ahead
+
+    async def small() -> AsyncIterator[bytes]:
+        yield b"ab"
+        yield b"cd"
+
+    assert await read_ahead(small(), 4) == b"abcd"
+
+
+async def test_read_ahead_streams_large_content_from_the_start() -> None:
+    from bucketry.content import read_ahead
+
+    async def large() -> AsyncIterator[bytes]:
+        for part in (b"ab", b"cd", b"ef"):
+            yield part
+
+    result = await read_ahead(large(), 3)
+    assert not isinstance(result, bytes)
+    assert b"".join([bytes(chunk) async for chunk in result]) == b"abcdef"
+
+
+async def test_upload_parts_orders_results_and_bounds_what_is_in_flight() -> None:
+    import asyncio
+
+    from bucketry.parts import upload_parts
+
+    in_flight = 0
+    most = 0
+    received: dict[int, bytes] = {}
+
+    async def send(number: int, body: memoryview) -> int:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        received[number] = bytes(body)  # copied before returning: the buffer is reused
+        await asyncio.sleep(0.01 * (number % 3))
+        in_flight -= 1
+        return number
+
+    async def source() -> AsyncIterator[bytes]:
+        for index in range(10):
+            yield bytes([index]) * 7
+
+    assert await upload_parts(source(), 10, 3, send) == list(range(1, 8))  # 70 bytes, 7 parts
+    assert most <= 3
+    assert b"".join(received[n] for n in sorted(received)) == b"".join(
+        bytes([i]) * 7 for i in range(10)
+    )
+
+
+async def test_upload_parts_stops_on_the_first_failure() -> None:
+    from bucketry.parts import upload_parts
+
+    sent = 0
+
+    async def send(number: int, body: memoryview) -> None:
+        nonlocal sent
+        sent += 1
+        raise RuntimeError(f"part {number} refused")
+
+    async def endless() -> AsyncIterator[bytes]:
+        while True:
+            yield b"x" * 10
+
+    with pytest.raises(RuntimeError, match="refused"):
+        await upload_parts(endless(), 10, 2, send)
+    assert sent <= 4

@@ -22,6 +22,7 @@ __all__ = [
     "Content",
     "ContentSource",
     "fixed_size_chunks",
+    "read_ahead",
 ]
 
 DEFAULT_CHUNK_SIZE = 1024 * 1024
@@ -182,6 +183,33 @@ class BytesReader(io.RawIOBase):
 
     def __len__(self) -> int:
         return len(self._view)
+
+
+async def read_ahead(
+    chunks: AsyncIterator[bytes], limit: int
+) -> bytes | AsyncIterator[bytes | bytearray]:
+    """All of the content as ``bytes`` if it is at most ``limit`` bytes; else a stream of all of it.
+
+    Object stores take small content in one request and large content in parts; this reads just
+    far enough to know which. The returned stream yields the bytes read ahead first, and holds the
+    only reference to them, so they are freed once consumed.
+    """
+    iterator = aiter(chunks)
+    head = bytearray()
+    while len(head) <= limit:
+        try:
+            head += await anext(iterator)
+        except StopAsyncIteration:
+            return bytes(head)
+    return _prepend([head], iterator)
+
+
+async def _prepend(
+    first: list[bytearray], rest: AsyncIterator[bytes]
+) -> AsyncIterator[bytes | bytearray]:
+    yield first.pop()
+    async for chunk in rest:
+        yield chunk
 
 
 async def fixed_size_chunks(chunks: AsyncIterable[bytes], size: int) -> AsyncIterator[bytes]:

@@ -13,7 +13,7 @@ import asyncio
 import builtins
 import inspect
 import typing
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from types import MappingProxyType, TracebackType
@@ -393,6 +393,35 @@ class Storage:
                     "every backend can store it."
                 )
         return MappingProxyType({key.lower(): value for key, value in metadata.items()})
+
+    # -- helpers for object-store backends ------------------------------------------------------
+
+    async def _create_retargeting(
+        self, name: str, options: WriteOptions, create: Callable[[str], Awaitable[object]]
+    ) -> str:
+        """Call ``create(name)``; when the name is taken and retargeting is allowed, try the next.
+
+        For requests whose content is still in hand (a small upload held in memory).
+        """
+        while True:
+            try:
+                await create(name)
+            except AlreadyExistsError:
+                if options.retarget is None:
+                    raise
+                name = options.retarget(name)
+                continue
+            return name
+
+    async def _claim_name(self, name: str, options: WriteOptions) -> str:
+        """Before a long upload that cannot change its name later, move off a taken name.
+
+        A cheap look, not a guarantee: the upload's own create-if-absent stays the arbiter.
+        """
+        if not options.overwrite and options.retarget is not None:
+            while await self._exists(name):
+                name = options.retarget(name)
+        return name
 
     # -- what a backend implements ---------------------------------------------------------------
 

@@ -31,7 +31,6 @@ from azure.storage.blob import (
 from azure.storage.blob.aio import BlobPrefix, BlobServiceClient, ContainerClient
 
 from bucketry import (
-    AlreadyExistsError,
     Capability,
     ConfigurationError,
     FileInfo,
@@ -39,9 +38,10 @@ from bucketry import (
     UnavailableError,
     WriteOptions,
 )
-from bucketry.content import BytesReader
+from bucketry.content import BytesReader, read_ahead
 from bucketry.metadata import decode_header_metadata, encode_header_metadata
-from bucketry.names import clean_name
+from bucketry.names import key_prefix, name_for_key
+from bucketry.parts import upload_parts
 from bucketry_azure.errors import azure_errors
 
 __all__ = ["AzureStorage"]
@@ -110,7 +110,7 @@ class AzureStorage(Storage):
                 "block_size, max_single_put_size and max_concurrency must be positive."
             )
         self.container = container
-        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.prefix = key_prefix(prefix)
         self.connection_string = connection_string
         self.account_url = account_url
         self.account_name = account_name
@@ -251,11 +251,7 @@ class AzureStorage(Storage):
         return self.prefix + name
 
     def _name(self, key: str) -> str | None:
-        name = key[len(self.prefix) :]
-        try:
-            return name if clean_name(name) == name else None
-        except ValueError:
-            return None
+        return name_for_key(key, self.prefix)
 
     def _settings(self, name: str, options: WriteOptions) -> ContentSettings:
         return ContentSettings(
@@ -268,44 +264,26 @@ class AzureStorage(Storage):
     # -- writing ---------------------------------------------------------------------------------
 
     async def _write(self, name: str, chunks: AsyncIterator[bytes], options: WriteOptions) -> str:
-        iterator = aiter(chunks)
-        head = bytearray()
-        exhausted = False
-        while len(head) <= self.max_single_put_size:
-            try:
-                head += await anext(iterator)
-            except StopAsyncIteration:
-                exhausted = True
-                break
-        if exhausted:
-            return await self._put(name, bytes(head), options)
-        if not options.overwrite and options.retarget is not None:
-            while await self._exists(name):  # a cheap look before a long upload
-                name = options.retarget(name)
-        first = [head]
-        del head
-        await self._staged(name, _prepend(first, iterator), options)
+        content = await read_ahead(chunks, self.max_single_put_size)
+        if isinstance(content, bytes):
+            return await self._create_retargeting(
+                name, options, lambda candidate: self._put(candidate, content, options)
+            )
+        name = await self._claim_name(name, options)
+        await self._staged(name, content, options)
         return name
 
-    async def _put(self, name: str, data: bytes, options: WriteOptions) -> str:
-        while True:
-            blob = self._container.get_blob_client(self._key(name))
-            try:
-                with azure_errors(self.container, name):
-                    await blob.upload_blob(
-                        data,
-                        overwrite=options.overwrite,
-                        content_settings=self._settings(name, options),
-                        metadata=encode_header_metadata(options.metadata) or None,
-                        validate_content=True,
-                        max_concurrency=1,
-                    )
-            except AlreadyExistsError:
-                if options.retarget is None:
-                    raise
-                name = options.retarget(name)
-                continue
-            return name
+    async def _put(self, name: str, data: bytes, options: WriteOptions) -> None:
+        blob = self._container.get_blob_client(self._key(name))
+        with azure_errors(self.container, name):
+            await blob.upload_blob(
+                data,
+                overwrite=options.overwrite,
+                content_settings=self._settings(name, options),
+                metadata=encode_header_metadata(options.metadata) or None,
+                validate_content=True,
+                max_concurrency=1,
+            )
 
     async def _staged(
         self, name: str, chunks: AsyncIterator[bytes | bytearray], options: WriteOptions
@@ -317,66 +295,26 @@ class AzureStorage(Storage):
         """
         blob = self._container.get_blob_client(self._key(name))
         token = secrets.token_hex(8)  # distinct ids per upload: racing writers never mix blocks
-        pool: asyncio.Queue[bytearray] = asyncio.Queue()
-        created = 0
-        tasks: list[asyncio.Task[str]] = []
 
-        async def take_buffer() -> bytearray:
-            nonlocal created
-            if pool.empty() and created <= self.max_concurrency:
-                created += 1
-                return bytearray(self.block_size)
-            return await pool.get()
-
-        async def stage(index: int, buffer: bytearray, size: int) -> str:
-            block_id = f"{token}-{index:08d}"  # the SDK base64-encodes ids itself
-            try:
-                with azure_errors(self.container, name):
-                    await blob.stage_block(
-                        block_id,
-                        BytesReader(memoryview(buffer)[:size]),
-                        length=size,
-                        validate_content=True,
-                    )
-                return block_id
-            finally:
-                pool.put_nowait(buffer)
-
-        def dispatch(buffer: bytearray, size: int) -> None:
-            for task in tasks:
-                if task.done() and task.exception() is not None:
-                    raise task.exception()  # type: ignore[misc]
-            tasks.append(asyncio.create_task(stage(len(tasks), buffer, size)))
-
-        try:
-            buffer, filled = await take_buffer(), 0
-            async for chunk in chunks:
-                view = memoryview(chunk)
-                while view:
-                    taken = min(len(view), self.block_size - filled)
-                    buffer[filled : filled + taken] = view[:taken]
-                    filled, view = filled + taken, view[taken:]
-                    if filled == self.block_size:
-                        dispatch(buffer, filled)
-                        buffer, filled = await take_buffer(), 0
-            if filled:
-                dispatch(buffer, filled)
-            block_ids = await asyncio.gather(*tasks)
-            conditions: dict[str, Any] = {}
-            if not options.overwrite:
-                conditions = {"match_condition": MatchConditions.IfMissing}
+        async def stage(number: int, body: memoryview) -> str:
+            block_id = f"{token}-{number:08d}"  # the SDK base64-encodes ids itself
             with azure_errors(self.container, name):
-                await blob.commit_block_list(
-                    [BlobBlock(block_id=block_id) for block_id in block_ids],
-                    content_settings=self._settings(name, options),
-                    metadata=encode_header_metadata(options.metadata) or None,
-                    **conditions,
+                await blob.stage_block(
+                    block_id, BytesReader(body), length=len(body), validate_content=True
                 )
-        except BaseException:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            raise
+            return block_id
+
+        block_ids = await upload_parts(chunks, self.block_size, self.max_concurrency, stage)
+        conditions: dict[str, Any] = {}
+        if not options.overwrite:
+            conditions = {"match_condition": MatchConditions.IfMissing}
+        with azure_errors(self.container, name):
+            await blob.commit_block_list(
+                [BlobBlock(block_id=block_id) for block_id in block_ids],
+                content_settings=self._settings(name, options),
+                metadata=encode_header_metadata(options.metadata) or None,
+                **conditions,
+            )
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -578,11 +516,3 @@ class AzureStorage(Storage):
         shown = super()._repr_options()
         shown.pop("credential", None)  # objects may print their own secrets
         return shown
-
-
-async def _prepend(
-    first: list[bytearray], rest: AsyncIterator[bytes]
-) -> AsyncIterator[bytes | bytearray]:
-    yield first.pop()
-    async for chunk in rest:
-        yield chunk

@@ -36,8 +36,8 @@ from bucketry import (
     Storage,
     WriteOptions,
 )
-from bucketry.content import BytesReader
-from bucketry.names import clean_name
+from bucketry.content import BytesReader, read_ahead
+from bucketry.names import key_prefix, name_for_key
 from bucketry_gcs.errors import GCSResponseError, gcs_errors
 from bucketry_gcs.signing import load_private_key, local_signer, sign_url
 
@@ -116,7 +116,7 @@ class GCSStorage(Storage):
         if max_concurrency < 1 or list_page_size < 1 or max_single_put_size < 0:
             raise ConfigurationError("max_concurrency and list_page_size must be at least 1.")
         self.bucket = bucket
-        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.prefix = key_prefix(prefix)
         self.project = project
         self.service_file = service_file
         self.service_info = service_info
@@ -260,11 +260,7 @@ class GCSStorage(Storage):
         return self.prefix + name
 
     def _name(self, key: str) -> str | None:
-        name = key[len(self.prefix) :]
-        try:
-            return name if clean_name(name) == name else None
-        except ValueError:
-            return None
+        return name_for_key(key, self.prefix)
 
     def _object_url(self, key: str) -> str:
         return f"{self.api_root}/storage/v1/b/{quote(self.bucket, safe='')}/o/{quote(key, safe='')}"
@@ -301,58 +297,38 @@ class GCSStorage(Storage):
     # -- writing ---------------------------------------------------------------------------------
 
     async def _write(self, name: str, chunks: AsyncIterator[bytes], options: WriteOptions) -> str:
-        iterator = aiter(chunks)
-        head = bytearray()
-        exhausted = False
-        while len(head) <= self.max_single_put_size:
-            try:
-                head += await anext(iterator)
-            except StopAsyncIteration:
-                exhausted = True
-                break
-        if exhausted:
-            return await self._put(name, bytes(head), options)
-        if not options.overwrite and options.retarget is not None:
-            while await self._exists(name):  # a cheap look before a long upload
-                name = options.retarget(name)
-        first = [head]
-        del head
-        await self._resumable(name, _prepend(first, iterator), options)
+        content = await read_ahead(chunks, self.max_single_put_size)
+        if isinstance(content, bytes):
+            return await self._create_retargeting(
+                name, options, lambda candidate: self._put(candidate, content, options)
+            )
+        name = await self._claim_name(name, options)
+        await self._resumable(name, content, options)
         return name
 
     def _preconditions(self, options: WriteOptions) -> dict[str, str]:
         # Generation 0 means "no live object": the service refuses (412) if the name is taken.
         return {} if options.overwrite else {"ifGenerationMatch": "0"}
 
-    async def _put(self, name: str, data: bytes, options: WriteOptions) -> str:
-        """One multipart (metadata + media) request; retried here under new names if taken."""
-        sent = _crc32c(data)
-        while True:
-            boundary = secrets.token_hex(16)
-            resource = self._resource(name, options)
-            head = (
-                f"--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n"
-                f"{json.dumps(resource)}\r\n--{boundary}\r\n"
-                f"Content-Type: {resource['contentType']}\r\n\r\n"
-            ).encode()
-            body = head + data + f"\r\n--{boundary}--\r\n".encode()
-            try:
-                result = await self._json(
-                    "POST",
-                    self._upload_url(),
-                    name,
-                    params={"uploadType": "multipart", **self._preconditions(options)},
-                    headers={"Content-Type": f"multipart/related; boundary={boundary}"},
-                    data=BytesReader(body),
-                    bucket_level=True,
-                )
-            except AlreadyExistsError:
-                if options.retarget is None:
-                    raise
-                name = options.retarget(name)
-                continue
-            await self._verify_upload(name, result, sent)
-            return name
+    async def _put(self, name: str, data: bytes, options: WriteOptions) -> None:
+        """One multipart (metadata + media) request."""
+        boundary = secrets.token_hex(16)
+        resource = self._resource(name, options)
+        head = (
+            f"--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n"
+            f"{json.dumps(resource)}\r\n--{boundary}\r\n"
+            f"Content-Type: {resource['contentType']}\r\n\r\n"
+        ).encode()
+        result = await self._json(
+            "POST",
+            self._upload_url(),
+            name,
+            params={"uploadType": "multipart", **self._preconditions(options)},
+            headers={"Content-Type": f"multipart/related; boundary={boundary}"},
+            data=BytesReader(head + data + f"\r\n--{boundary}--\r\n".encode()),
+            bucket_level=True,
+        )
+        await self._verify_upload(name, result, _crc32c(data))
 
     async def _resumable(
         self, name: str, chunks: AsyncIterator[bytes | bytearray], options: WriteOptions
@@ -580,14 +556,6 @@ def _hash_header(header: str, algorithm: str) -> str | None:
         if key == algorithm and value:
             return value
     return None
-
-
-async def _prepend(
-    first: list[bytearray], rest: AsyncIterator[bytes]
-) -> AsyncIterator[bytes | bytearray]:
-    yield first.pop()
-    async for chunk in rest:
-        yield chunk
 
 
 async def _fixed(chunks: AsyncIterator[bytes | bytearray], size: int) -> AsyncIterator[bytes]:

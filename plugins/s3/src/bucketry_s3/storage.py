@@ -35,9 +35,10 @@ from bucketry import (
     Storage,
     WriteOptions,
 )
-from bucketry.content import BytesReader
+from bucketry.content import BytesReader, read_ahead
 from bucketry.metadata import decode_header_metadata, encode_header_metadata
-from bucketry.names import clean_name
+from bucketry.names import key_prefix, name_for_key
+from bucketry.parts import upload_parts
 from bucketry_s3.errors import error_code, error_for, s3_errors
 
 __all__ = ["S3Storage"]
@@ -123,7 +124,7 @@ class S3Storage(Storage):
         if (access_key_id is None) != (secret_access_key is None):
             raise ConfigurationError("Pass both access_key_id and secret_access_key, or neither.")
         self.bucket = bucket
-        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.prefix = key_prefix(prefix)
         self.region = region
         self.endpoint_url = endpoint_url
         self.access_key_id = access_key_id
@@ -233,12 +234,7 @@ class S3Storage(Storage):
         return self.prefix + name
 
     def _name(self, key: str) -> str | None:
-        """The bucketry name of a listed key, or ``None`` for keys no name maps to."""
-        name = key[len(self.prefix) :]
-        try:
-            return name if clean_name(name) == name else None
-        except ValueError:
-            return None  # folder markers ("dir/"), "a//b", and other foreign keys
+        return name_for_key(key, self.prefix)
 
     def _put_parameters(self, name: str, options: WriteOptions) -> dict[str, Any]:
         parameters: dict[str, Any] = {
@@ -257,43 +253,23 @@ class S3Storage(Storage):
     # -- writing ---------------------------------------------------------------------------------
 
     async def _write(self, name: str, chunks: AsyncIterator[bytes], options: WriteOptions) -> str:
-        iterator = aiter(chunks)
-        head = bytearray()
-        exhausted = False
-        while len(head) < self.multipart_threshold:
-            try:
-                head += await anext(iterator)
-            except StopAsyncIteration:
-                exhausted = True
-                break
-        if exhausted:
-            return await self._put(name, bytes(head), options)
-        if not options.overwrite and options.retarget is not None:
-            # Cheap look before a long upload: a name taken now would only fail at the end.
-            while await self._exists(name):
-                name = options.retarget(name)
-        first = [head]
-        del head  # the multipart reader takes the only reference, and drops it once copied
-        await self._multipart(name, _prepend(first, iterator), options)
+        content = await read_ahead(chunks, self.multipart_threshold)
+        if isinstance(content, bytes):
+            return await self._create_retargeting(
+                name, options, lambda candidate: self._put(candidate, content, options)
+            )
+        name = await self._claim_name(name, options)
+        await self._multipart(name, content, options)
         return name
 
-    async def _put(self, name: str, data: bytes, options: WriteOptions) -> str:
-        """One PutObject; the content is in memory, so a taken name is retried right here."""
-        while True:
-            parameters = self._put_parameters(name, options)
-            if not options.overwrite:
-                parameters["IfNoneMatch"] = "*"
-            try:
-                with s3_errors(self.bucket, name):
-                    await self._client.put_object(
-                        Bucket=self.bucket, Key=self._key(name), Body=data, **parameters
-                    )
-            except AlreadyExistsError:
-                if options.retarget is None:
-                    raise
-                name = options.retarget(name)
-                continue
-            return name
+    async def _put(self, name: str, data: bytes, options: WriteOptions) -> None:
+        parameters = self._put_parameters(name, options)
+        if not options.overwrite:
+            parameters["IfNoneMatch"] = "*"
+        with s3_errors(self.bucket, name):
+            await self._client.put_object(
+                Bucket=self.bucket, Key=self._key(name), Body=data, **parameters
+            )
 
     async def _multipart(
         self, name: str, chunks: AsyncIterator[bytes | bytearray], options: WriteOptions
@@ -323,62 +299,18 @@ class S3Storage(Storage):
     async def _upload_parts(
         self, name: str, key: str, upload_id: str, chunks: AsyncIterator[bytes | bytearray]
     ) -> list[dict[str, Any]]:
-        """Upload ``part_size`` parts, at most ``max_concurrency`` at once.
+        async def send(number: int, body: memoryview) -> dict[str, Any]:
+            with s3_errors(self.bucket, name):
+                response = await self._client.upload_part(
+                    Bucket=self.bucket,
+                    Key=key,
+                    UploadId=upload_id,
+                    PartNumber=number,
+                    Body=BytesReader(body),  # streamed from the pooled buffer, never copied whole
+                )
+            return {"PartNumber": number, "ETag": response["ETag"]}
 
-        Parts are filled into a pool of ``max_concurrency + 1`` reused buffers: one filling while
-        the others upload. Reusing them keeps memory flat; fresh multi-MiB objects for every part
-        fragment the allocator and let the resident size creep up with the object's size.
-        """
-        pool: asyncio.Queue[bytearray] = asyncio.Queue()
-        created = 0
-        tasks: list[asyncio.Task[dict[str, Any]]] = []
-
-        async def take_buffer() -> bytearray:
-            nonlocal created
-            if pool.empty() and created <= self.max_concurrency:
-                created += 1
-                return bytearray(self.part_size)
-            return await pool.get()
-
-        async def upload(number: int, buffer: bytearray, size: int) -> dict[str, Any]:
-            try:
-                body = BytesReader(memoryview(buffer)[:size])
-                with s3_errors(self.bucket, name):
-                    response = await self._client.upload_part(
-                        Bucket=self.bucket,
-                        Key=key,
-                        UploadId=upload_id,
-                        PartNumber=number,
-                        Body=body,
-                    )
-                return {"PartNumber": number, "ETag": response["ETag"]}
-            finally:
-                pool.put_nowait(buffer)
-
-        def dispatch(buffer: bytearray, size: int) -> None:
-            if any(task.done() and task.exception() for task in tasks):
-                raise next(t.exception() for t in tasks if t.done() and t.exception())  # type: ignore[misc]
-            tasks.append(asyncio.create_task(upload(len(tasks) + 1, buffer, size)))
-
-        try:
-            buffer, filled = await take_buffer(), 0
-            async for chunk in chunks:
-                view = memoryview(chunk)
-                while view:
-                    taken = min(len(view), self.part_size - filled)
-                    buffer[filled : filled + taken] = view[:taken]
-                    filled, view = filled + taken, view[taken:]
-                    if filled == self.part_size:
-                        dispatch(buffer, filled)
-                        buffer, filled = await take_buffer(), 0
-            if filled or not tasks:
-                dispatch(buffer, filled)
-            return list(await asyncio.gather(*tasks))
-        except BaseException:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            raise
+        return await upload_parts(chunks, self.part_size, self.max_concurrency, send)
 
     async def _abort(self, key: str, upload_id: str) -> None:
         with contextlib.suppress(Exception):
@@ -553,11 +485,3 @@ class S3Storage(Storage):
                 ExpiresIn=expires,
             )
         return url
-
-
-async def _prepend(
-    first: list[bytearray], rest: AsyncIterator[bytes]
-) -> AsyncIterator[bytes | bytearray]:
-    yield first.pop()
-    async for chunk in rest:
-        yield chunk
