@@ -185,3 +185,38 @@ def test_editable_installs_keep_assertion_rewriting() -> None:
     assert "bucketry_conformance.contract" in sys.modules
     # pytest's rewriting hook marks rewritten modules' code objects with its own file name.
     assert getattr(contract, "@py_builtins", None) is not None
+
+
+def test_known_gap_marks_a_copy_and_leaves_the_contract_alone(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_gap=textwrap.dedent(
+            """
+            import pytest
+            from bucketry_conformance import StorageContract, known_gap
+            from bucketry_memory import MemoryStorage
+
+
+            class TestWithGap(StorageContract):
+                test_delete_is_idempotent = known_gap(
+                    StorageContract.test_delete_is_idempotent, "this backend cannot, yet"
+                )
+
+                @pytest.fixture
+                async def storage(self):
+                    async with MemoryStorage() as storage:
+                        yield storage
+
+
+            class TestWithoutGap(StorageContract):
+                @pytest.fixture
+                async def storage(self):
+                    async with MemoryStorage() as storage:
+                        yield storage
+            """
+        )
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rx", "-k", "idempotent")
+    result.assert_outcomes(passed=1, xfailed=1)
+    result.stdout.fnmatch_lines(["*TestWithGap::test_delete_is_idempotent*this backend cannot*"])
+    result.stdout.fnmatch_lines(["*TestWithGap | delete | expected-failure | 0 | 0 | 0 | 1 |*"])
+    result.stdout.fnmatch_lines(["*TestWithoutGap | delete | passed | 1 | 0 | 0 | 0 |*"])

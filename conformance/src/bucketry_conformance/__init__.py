@@ -11,8 +11,17 @@ from bucketry_conformance.contract import (  # noqa: E402
     UNSAFE_NAMES,
     StorageContract,
     area,
+    known_gap,
     requires,
 )
 from bucketry_conformance.report import AreaReport, ContractReport  # noqa: E402
 
-__all__ = ["UNSAFE_NAMES", "AreaReport", "ContractReport", "StorageContract", "area", "requires"]
+__all__ = [
+    "UNSAFE_NAMES",
+    "AreaReport",
+    "ContractReport",
+    "StorageContract",
+    "area",
+    "known_gap",
+    "requires",
+]

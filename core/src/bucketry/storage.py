@@ -101,6 +101,19 @@ class Storage:
         options = dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
         return cls.from_options(options)
 
+    @classmethod
+    def _from_bucket_url(cls, url: str, bucket_option: str) -> Self:
+        """``scheme://bucket/prefix?option=value``: the URL shape of every object store."""
+        parts = urlsplit(url)
+        if not parts.netloc:
+            raise ConfigurationError(
+                f"A {parts.scheme}:// URL names its {bucket_option}: "
+                f"{parts.scheme}://{bucket_option}/prefix, not {url!r}."
+            )
+        options = dict(parse_qsl(parts.query, keep_blank_values=True))
+        options.setdefault("prefix", parts.path.strip("/"))
+        return cls.from_options({bucket_option: parts.netloc, **options})
+
     def __repr__(self) -> str:
         shown = ", ".join(f"{key}={value!r}" for key, value in self._repr_options().items())
         return f"{type(self).__name__}({shown})"

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any, Self
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import quote, urlsplit
 
 from azure.core import MatchConditions
 from azure.core.async_paging import AsyncItemPaged
@@ -175,14 +175,7 @@ class AzureStorage(Storage):
 
     @classmethod
     def from_url(cls, url: str) -> Self:
-        parts = urlsplit(url)
-        if not parts.netloc:
-            raise ConfigurationError(
-                f"An Azure URL names its container: azure://container/prefix, not {url!r}."
-            )
-        options = dict(parse_qsl(parts.query, keep_blank_values=True))
-        options.setdefault("prefix", parts.path.strip("/"))
-        return cls.from_options({"container": parts.netloc, **options})
+        return cls._from_bucket_url(url, "container")
 
     # -- client ----------------------------------------------------------------------------------
 

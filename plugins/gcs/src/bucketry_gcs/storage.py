@@ -22,7 +22,7 @@ import secrets
 from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from typing import Any, Self
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import quote
 
 import aiohttp
 import google_crc32c
@@ -165,14 +165,7 @@ class GCSStorage(Storage):
 
     @classmethod
     def from_url(cls, url: str) -> Self:
-        parts = urlsplit(url)
-        if not parts.netloc:
-            raise ConfigurationError(
-                f"A GCS URL names its bucket: gs://bucket/prefix, not {url!r}."
-            )
-        options = dict(parse_qsl(parts.query, keep_blank_values=True))
-        options.setdefault("prefix", parts.path.strip("/"))
-        return cls.from_options({"bucket": parts.netloc, **options})
+        return cls._from_bucket_url(url, "bucket")
 
     def _repr_options(self) -> dict[str, object]:
         shown = super()._repr_options()

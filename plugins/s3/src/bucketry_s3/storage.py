@@ -16,9 +16,9 @@ import asyncio
 import contextlib
 import mimetypes
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, Self
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import quote
 
 import aioboto3
 import botocore
@@ -164,14 +164,7 @@ class S3Storage(Storage):
 
     @classmethod
     def from_url(cls, url: str) -> Self:
-        parts = urlsplit(url)
-        if not parts.netloc:
-            raise ConfigurationError(
-                f"An S3 URL names its bucket: s3://bucket/prefix, not {url!r}."
-            )
-        options = dict(parse_qsl(parts.query, keep_blank_values=True))
-        options.setdefault("prefix", parts.path.strip("/"))
-        return cls.from_options({"bucket": parts.netloc, **options})
+        return cls._from_bucket_url(url, "bucket")
 
     # -- client ----------------------------------------------------------------------------------
 
@@ -271,9 +264,11 @@ class S3Storage(Storage):
                 Bucket=self.bucket, Key=self._key(name), Body=data, **parameters
             )
 
-    async def _multipart(
-        self, name: str, chunks: AsyncIterator[bytes | bytearray], options: WriteOptions
-    ) -> None:
+    @asynccontextmanager
+    async def _multipart_upload(
+        self, name: str, options: WriteOptions
+    ) -> AsyncIterator[tuple[str, str]]:
+        """Open a multipart upload for ``name``; abort it if the block fails or is cancelled."""
         key = self._key(name)
         with s3_errors(self.bucket, name):
             created = await self._client.create_multipart_upload(
@@ -281,20 +276,31 @@ class S3Storage(Storage):
             )
         upload_id = created["UploadId"]
         try:
-            parts = await self._upload_parts(name, key, upload_id, chunks)
-            conditions = {} if options.overwrite else {"IfNoneMatch": "*"}
-            with s3_errors(self.bucket, name):
-                await self._client.complete_multipart_upload(
-                    Bucket=self.bucket,
-                    Key=key,
-                    UploadId=upload_id,
-                    MultipartUpload={"Parts": parts},
-                    **conditions,
-                )
+            yield key, upload_id
         except BaseException:
             # Shielded, so a cancelled save still aborts and leaves no billable parts behind.
             await asyncio.shield(self._abort(key, upload_id))
             raise
+
+    async def _complete(
+        self, name: str, key: str, upload_id: str, parts: list[dict[str, Any]], overwrite: bool
+    ) -> None:
+        conditions = {} if overwrite else {"IfNoneMatch": "*"}
+        with s3_errors(self.bucket, name):
+            await self._client.complete_multipart_upload(
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": parts},
+                **conditions,
+            )
+
+    async def _multipart(
+        self, name: str, chunks: AsyncIterator[bytes | bytearray], options: WriteOptions
+    ) -> None:
+        async with self._multipart_upload(name, options) as (key, upload_id):
+            parts = await self._upload_parts(name, key, upload_id, chunks)
+            await self._complete(name, key, upload_id, parts, options.overwrite)
 
     async def _upload_parts(
         self, name: str, key: str, upload_id: str, chunks: AsyncIterator[bytes | bytearray]
@@ -397,15 +403,9 @@ class S3Storage(Storage):
         await self._multipart_copy(dst, source, info)
 
     async def _multipart_copy(self, dst: str, source: dict[str, str], info: FileInfo) -> None:
-        key = self._key(dst)
         options = WriteOptions(True, info.content_type, info.metadata)
-        with s3_errors(self.bucket, dst):
-            created = await self._client.create_multipart_upload(
-                Bucket=self.bucket, Key=key, **self._put_parameters(dst, options)
-            )
-        upload_id = created["UploadId"]
         part_size = max(self.part_size, -(-info.size // 10000))  # S3 allows 10000 parts
-        try:
+        async with self._multipart_upload(dst, options) as (key, upload_id):
             parts = []
             for number, offset in enumerate(range(0, info.size, part_size), start=1):
                 last = min(offset + part_size, info.size) - 1
@@ -419,16 +419,7 @@ class S3Storage(Storage):
                         CopySourceRange=f"bytes={offset}-{last}",
                     )
                 parts.append({"PartNumber": number, "ETag": response["CopyPartResult"]["ETag"]})
-            with s3_errors(self.bucket, dst):
-                await self._client.complete_multipart_upload(
-                    Bucket=self.bucket,
-                    Key=key,
-                    UploadId=upload_id,
-                    MultipartUpload={"Parts": parts},
-                )
-        except BaseException:
-            await asyncio.shield(self._abort(key, upload_id))
-            raise
+            await self._complete(dst, key, upload_id, parts, overwrite=True)
 
     # -- listing ---------------------------------------------------------------------------------
 
