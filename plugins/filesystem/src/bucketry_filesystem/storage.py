@@ -126,7 +126,7 @@ class FileSystemStorage(Storage):
         return path
 
     def _inside_root(self, real_path: str) -> bool:
-        return real_path == self._root or real_path.startswith(self._root + os.sep)
+        return real_path == self._root or real_path.startswith(self._root.rstrip(os.sep) + os.sep)
 
     async def _run(self, name: str, function: Callable[[], _T]) -> _T:
         try:
@@ -247,7 +247,7 @@ class FileSystemStorage(Storage):
 
     def _prune(self, directory: str) -> None:
         """Remove directories left empty, as object stores have no empty directories either."""
-        while directory != self._root and directory.startswith(self._root + os.sep):
+        while directory != self._root and self._inside_root(directory):
             try:
                 os.rmdir(directory)
             except OSError:

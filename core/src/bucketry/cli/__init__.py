@@ -1,0 +1,7 @@
+"""The ``bucketry`` command line: ``ls``, ``cp``, ``cat``, ``rm``, ``stat``, ``url``, ``check``."""
+
+from __future__ import annotations
+
+from bucketry.cli.app import cli, main
+
+__all__ = ["cli", "main"]

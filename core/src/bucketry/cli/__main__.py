@@ -1,0 +1,3 @@
+from bucketry.cli.app import main
+
+main()

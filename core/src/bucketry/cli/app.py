@@ -1,0 +1,514 @@
+"""The ``bucketry`` commands: ls, cp, cat, rm, stat, url, check, backends.
+
+Exit codes: 0 success; 1 the operation failed (a missing file, a refused request, a failed contract
+test); 2 the command was used wrongly or a storage is misconfigured. An error is one line on stderr,
+with a traceback only under ``--debug``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import os
+import sys
+import tempfile
+import textwrap
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from bucketry.cli.targets import Target, resolve
+from bucketry.cli.transfer import Copied, copy_one, copy_tree, plan_tree
+from bucketry.config import close_storages
+from bucketry.errors import BucketryError, ConfigurationError, NotFoundError
+from bucketry.info import FileInfo
+from bucketry.registry import available_backends, load_backend
+
+__all__ = ["cli", "main"]
+
+T = TypeVar("T")
+CHECK_ENVIRONMENT = "BUCKETRY_CHECK_SPEC"
+
+TARGETS_HELP = """
+\b
+Targets:
+  s3://bucket/key  gs://bucket/key  azure://container/key   a URL (options in ?query)
+  file:///srv/media/a.jpg  memory://key                     the local backends
+  media:photos/a.jpg        a storage named in bucketry.toml or BUCKETRY_STORAGE_URL_MEDIA
+  ./report.pdf              a plain local path
+"""
+
+
+def _run(work: Callable[[], Awaitable[T]]) -> T:
+    async def runner() -> T:
+        try:
+            return await work()
+        finally:
+            await close_storages()
+
+    return asyncio.run(runner())
+
+
+def _target(context: click.Context, argument: str) -> Target:
+    target = resolve(argument, context.obj.get("config"))
+    context.obj.setdefault("opened", []).append(target.storage)
+    return target
+
+
+async def _close(context: click.Context) -> None:
+    for storage in context.obj.get("opened", []):
+        await storage.aclose()
+
+
+def _emit(context: click.Context, payload: Any, text: Callable[[], None]) -> None:
+    if context.obj.get("json"):
+        click.echo(json.dumps(payload, default=_json_default))
+    else:
+        text()
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if hasattr(value, "items"):
+        return dict(value)
+    raise TypeError(type(value).__name__)
+
+
+def _info_dict(info: FileInfo) -> dict[str, Any]:
+    return {
+        "name": info.name,
+        "type": "file",
+        "size": info.size,
+        "etag": info.etag,
+        "content_type": info.content_type,
+        "last_modified": info.last_modified,
+        "metadata": dict(info.metadata),
+    }
+
+
+@contextmanager
+def _progress(context: click.Context, total: int, label: str) -> Iterator[Callable[[int], None]]:
+    """A bytes / rate / ETA bar on stderr when it is a terminal; nothing otherwise."""
+    if context.obj.get("json") or context.obj.get("quiet") or not sys.stderr.isatty():
+        yield lambda _: None
+        return
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        transient=False,
+    ) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda count: bar.advance(task, count)
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog=TARGETS_HELP,
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output, one JSON document.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+@click.option("--config", metavar="PATH", help="A bucketry.toml other than the usual places.")
+@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+@click.pass_context
+def cli(
+    context: click.Context, as_json: bool, quiet: bool, config: str | None, debug: bool
+) -> None:
+    """Files on S3, GCS, Azure Blob, the local disk and memory, from one command.
+
+    \b
+    Examples:
+      bucketry ls -l s3://media/photos/
+      bucketry cp ./report.pdf gs://archive/2026/
+      bucketry cp -r media:photos/ ./backup/
+      bucketry cat azure://logs/app.log | tail
+    """
+    context.obj = {"json": as_json, "quiet": quiet, "config": config, "debug": debug}
+
+
+@cli.command("ls")
+@click.argument("target", default=".")
+@click.option("-r", "--recursive", is_flag=True, help="Every file below, not one level.")
+@click.option("-l", "--long", "long_format", is_flag=True, help="Size and modification time.")
+@click.pass_context
+def ls(context: click.Context, target: str, recursive: bool, long_format: bool) -> None:
+    """List a directory (a prefix) of a storage.
+
+    \b
+    Examples:
+      bucketry ls s3://media/
+      bucketry ls -r -l media:photos
+      bucketry --json ls ./uploads
+    """
+    place = _target(context, target)
+
+    async def work() -> tuple[list[str], list[FileInfo]]:
+        try:
+            prefix = place.path
+            if recursive:
+                return [], [info async for info in place.storage.list(prefix)]
+            dirs, _ = await place.storage.listdir(prefix)
+            files = [info async for info in place.storage.list(prefix, recursive=False)]
+            if not dirs and not files and prefix and await place.storage.exists(prefix):
+                return [], [await place.storage.stat(prefix)]  # ls of one file shows it
+            return dirs, sorted(files, key=lambda info: info.name)
+        finally:
+            await _close(context)
+
+    dirs, files = _run(work)
+    base = place.path if not place.path or place.path.endswith("/") else place.path + "/"
+
+    def shown(name: str) -> str:
+        return name if recursive else name[len(base) :] if name.startswith(base) else name
+
+    def text() -> None:
+        for directory in dirs:
+            click.echo(f"{'DIR':>12}  {'':19}  {directory}/" if long_format else f"{directory}/")
+        for info in files:
+            if long_format:
+                when = (
+                    info.last_modified.strftime("%Y-%m-%d %H:%M:%S") if info.last_modified else ""
+                )
+                click.echo(f"{info.size:>12}  {when:19}  {shown(info.name)}")
+            else:
+                click.echo(shown(info.name))
+
+    payload = [{"name": d + "/", "type": "directory"} for d in dirs]
+    payload += [{**_info_dict(info), "name": shown(info.name)} for info in files]
+    _emit(context, payload, text)
+
+
+@cli.command("cp")
+@click.argument("source")
+@click.argument("destination")
+@click.option("-r", "--recursive", is_flag=True, help="Copy every file under SOURCE.")
+@click.option("-n", "--no-clobber", is_flag=True, help="Skip files that exist at DESTINATION.")
+@click.option("-j", "--jobs", default=4, show_default=True, help="Files copied at once with -r.")
+@click.pass_context
+def cp(
+    context: click.Context,
+    source: str,
+    destination: str,
+    recursive: bool,
+    no_clobber: bool,
+    jobs: int,
+) -> None:
+    """Copy a file, or with -r a directory, between any two targets.
+
+    Inside one storage the copy happens server-side; between storages it streams, chunk by
+    chunk, so memory stays flat for any size. A DESTINATION ending in '/' (or an existing local
+    directory) receives the file under its own name.
+
+    \b
+    Examples:
+      bucketry cp ./video.mp4 s3://media/videos/
+      bucketry cp s3://media/videos/video.mp4 gs://backup/video.mp4
+      bucketry cp -r ./site/ azure://web/site/
+    """
+    origin, target = _target(context, source), _target(context, destination)
+
+    async def work() -> list[Copied]:
+        try:
+            if recursive:
+                files = await plan_tree(origin)
+                if not files:
+                    raise NotFoundError(f"Nothing to copy under {source}.")
+                total = sum(size for _, size in files)
+                with _progress(context, total, f"{len(files)} files") as advance:
+                    return await copy_tree(
+                        origin,
+                        target,
+                        files,
+                        advance=advance,
+                        no_clobber=no_clobber,
+                        concurrency=jobs,
+                    )
+            info = await origin.storage.stat(origin.path)
+            label = origin.path.rsplit("/", 1)[-1]
+            with _progress(context, info.size, label) as advance:
+                return [await copy_one(origin, target, advance=advance, no_clobber=no_clobber)]
+        finally:
+            await _close(context)
+
+    copied = _run(work)
+
+    def text() -> None:
+        if context.obj.get("quiet"):
+            return
+        for item in copied:
+            how = "skipped (exists)" if item.skipped else "server-side" if item.server_side else ""
+            click.echo(f"{item.source} -> {item.destination}  {item.size} bytes  {how}".rstrip())
+
+    _emit(context, [vars(item) for item in copied], text)
+
+
+@cli.command("cat")
+@click.argument("target")
+@click.pass_context
+def cat(context: click.Context, target: str) -> None:
+    """Write a file's bytes to standard output.
+
+    \b
+    Example:
+      bucketry cat s3://logs/2026-11-21.log | grep ERROR
+    """
+    place = _target(context, target)
+    out = sys.stdout.buffer
+
+    async def work() -> None:
+        try:
+            async for chunk in place.storage.stream(place.path):
+                out.write(chunk)
+            out.flush()
+        finally:
+            await _close(context)
+
+    _run(work)
+
+
+@cli.command("rm")
+@click.argument("target")
+@click.option("-r", "--recursive", is_flag=True, help="Delete every file under the directory.")
+@click.pass_context
+def rm(context: click.Context, target: str, recursive: bool) -> None:
+    """Delete a file, or with -r every file under a directory. Deleting nothing is not an error.
+
+    \b
+    Examples:
+      bucketry rm s3://media/old.jpg
+      bucketry rm -r media:tmp/
+    """
+    place = _target(context, target)
+
+    async def work() -> int:
+        try:
+            if recursive:
+                return await place.storage.delete_prefix(place.path)
+            existed = await place.storage.exists(place.path)
+            await place.storage.delete(place.path)
+            return int(existed)
+        finally:
+            await _close(context)
+
+    deleted = _run(work)
+    _emit(
+        context,
+        {"deleted": deleted},
+        lambda: None if context.obj.get("quiet") else click.echo(f"deleted {deleted}"),
+    )
+
+
+@cli.command("stat")
+@click.argument("target")
+@click.pass_context
+def stat(context: click.Context, target: str) -> None:
+    """Show a file's size, etag, content type, modification time and metadata.
+
+    \b
+    Example:
+      bucketry --json stat gs://media/logo.png
+    """
+    place = _target(context, target)
+
+    async def work() -> FileInfo:
+        try:
+            return await place.storage.stat(place.path)
+        finally:
+            await _close(context)
+
+    info = _run(work)
+
+    def text() -> None:
+        for key, value in _info_dict(info).items():
+            if key == "metadata":
+                for meta_key, meta_value in value.items():
+                    click.echo(f"{'metadata.' + meta_key:14} {meta_value}")
+            elif value is not None:
+                click.echo(f"{key:14} {value}")
+
+    _emit(context, _info_dict(info), text)
+
+
+@cli.command("url")
+@click.argument("target")
+@click.option("--expires", type=int, metavar="SECONDS", help="A signed URL valid this long.")
+@click.option("--method", default="GET", show_default=True, help="What a signed URL allows.")
+@click.pass_context
+def url(context: click.Context, target: str, expires: int | None, method: str) -> None:
+    """Print a file's public URL, or with --expires a signed one.
+
+    \b
+    Examples:
+      bucketry url media:photos/a.jpg
+      bucketry url --expires 600 s3://private/report.pdf
+      bucketry url --expires 600 --method PUT azure://uploads/incoming.bin
+    """
+    place = _target(context, target)
+
+    async def work() -> str:
+        try:
+            if expires is None:
+                return place.storage.url(place.path)
+            return await place.storage.signed_url(place.path, expires=expires, method=method)
+        finally:
+            await _close(context)
+
+    address = _run(work)
+    _emit(context, {"url": address}, lambda: click.echo(address))
+
+
+@cli.command()
+@click.pass_context
+def backends(context: click.Context) -> None:
+    """List the installed storage backends.
+
+    \b
+    Example:
+      bucketry backends
+    """
+    entries = available_backends()
+    payload = {name: entry.target for name, entry in entries.items()}
+
+    def text() -> None:
+        for name, entry in entries.items():
+            click.echo(f"{name:12} {entry.target}  ({entry.distribution or 'unknown'})")
+
+    _emit(context, payload, text)
+
+
+_CHECK_MODULE = textwrap.dedent(
+    '''
+    """Generated by `bucketry check`: the contract suite against one configured backend."""
+    import json
+    import os
+
+    import pytest
+
+    from bucketry import load_backend
+    from bucketry_conformance import StorageContract
+
+    SPEC = json.loads(os.environ["{variable}"])
+
+
+    class {class_name}(StorageContract):
+        @pytest.fixture
+        async def storage(self):
+            backend = load_backend(SPEC["backend"]).from_options(SPEC["options"])
+            async with backend as storage:
+                yield storage
+    '''
+)
+
+
+def _parse_options(pairs: tuple[str, ...]) -> dict[str, str]:
+    options: dict[str, str] = {}
+    for pair in pairs:
+        key, separator, value = pair.partition("=")
+        if not separator or not key:
+            raise click.UsageError(f"--option takes key=value, not {pair!r}.")
+        options[key.strip()] = value
+    return options
+
+
+@cli.command()
+@click.argument("backend")
+@click.option(
+    "--option",
+    "-o",
+    "pairs",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A backend option, repeatable (e.g. -o bucket=media -o endpoint_url=http://...).",
+)
+@click.option(
+    "-k", "keyword", default=None, help="Only run contract tests matching this pytest -k."
+)
+@click.option("-v", "--verbose", is_flag=True, help="List every contract test as it runs.")
+def check(backend: str, pairs: tuple[str, ...], keyword: str | None, verbose: bool) -> None:
+    """Run the conformance suite against BACKEND and print its contract table.
+
+    Each test works under a fresh random prefix and removes what it wrote. A backend that needs a
+    directory (``location``) and is given none gets a temporary one.
+
+    \b
+    Examples:
+      bucketry check filesystem
+      bucketry check memory
+      bucketry check s3 -o bucket=test -o endpoint_url=http://127.0.0.1:9000
+    """
+    try:
+        import pytest
+    except ImportError:
+        raise ConfigurationError(
+            'bucketry check needs the conformance suite: pip install "bucketry[check]"'
+        ) from None
+    options = _parse_options(pairs)
+    storage_class = load_backend(backend)
+    with tempfile.TemporaryDirectory(prefix="bucketry-check-") as workdir:
+        parameters = inspect.signature(storage_class.__init__).parameters
+        location = parameters.get("location")
+        if location is not None and location.default is inspect.Parameter.empty:
+            options.setdefault("location", os.path.join(workdir, "storage"))
+        storage_class.from_options(options)  # fail fast, with a clear message, on bad options
+        class_name = "Test" + "".join(part.capitalize() for part in backend.split("-")) + "Contract"
+        module = Path(workdir, "test_bucketry_check.py")
+        module.write_text(_CHECK_MODULE.format(variable=CHECK_ENVIRONMENT, class_name=class_name))
+        os.environ[CHECK_ENVIRONMENT] = json.dumps({"backend": backend, "options": options})
+        arguments = [
+            str(module),
+            "--rootdir",
+            workdir,
+            "-p",
+            "no:cacheprovider",
+            "-o",
+            "addopts=",
+            "--tb=short",
+            "-v" if verbose else "-q",
+        ]
+        if keyword:
+            arguments += ["-k", keyword]
+        code = pytest.main(arguments)
+    sys.exit(0 if code == 0 else 1)
+
+
+def main() -> None:
+    """Run the CLI, turning errors into one line and the documented exit codes."""
+    debug = "--debug" in sys.argv[1:]
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2)
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    except BrokenPipeError:
+        sys.exit(1)  # `bucketry cat ... | head`: the reader left, nothing is wrong here
+    except BucketryError as exc:
+        if debug:
+            raise
+        click.echo(f"bucketry: {type(exc).__name__}: {_one_line(exc)}", err=True)
+        sys.exit(2 if isinstance(exc, ConfigurationError) else 1)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
