@@ -191,23 +191,26 @@ async def read_ahead(
     """All of the content as ``bytes`` if it is at most ``limit`` bytes; else a stream of all of it.
 
     Object stores take small content in one request and large content in parts; this reads just
-    far enough to know which. The returned stream yields the bytes read ahead first, and holds the
-    only reference to them, so they are freed once consumed.
+    far enough to know which. The chunks read ahead are kept as they came (no growing buffer to
+    copy into), and the returned stream yields them first and lets go of each once consumed.
     """
     iterator = aiter(chunks)
-    head = bytearray()
-    while len(head) <= limit:
+    head: list[bytes] = []
+    size = 0
+    while size <= limit:
         try:
-            head += await anext(iterator)
+            chunk = await anext(iterator)
         except StopAsyncIteration:
-            return bytes(head)
-    return _prepend([head], iterator)
+            return b"".join(head)
+        head.append(chunk)
+        size += len(chunk)
+    return _prepend(head, iterator)
 
 
-async def _prepend(
-    first: list[bytearray], rest: AsyncIterator[bytes]
-) -> AsyncIterator[bytes | bytearray]:
-    yield first.pop()
+async def _prepend(head: list[bytes], rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    head.reverse()
+    while head:
+        yield head.pop()
     async for chunk in rest:
         yield chunk
 

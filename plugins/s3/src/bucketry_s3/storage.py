@@ -102,7 +102,7 @@ class S3Storage(Storage):
         conditional_create: bool = True,
         multipart_threshold: int = 8 * MiB,
         part_size: int = 8 * MiB,
-        max_concurrency: int = 4,
+        max_concurrency: int = 3,
         max_pool_connections: int = 32,
         multipart_copy_threshold: int = MAX_COPY_SIZE,
         list_page_size: int = 1000,
