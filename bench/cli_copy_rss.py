@@ -69,7 +69,8 @@ def main() -> None:
         baseline, _ = peak_rss_mib(["cp", str(small), target], env)
         peak, seconds = peak_rss_mib(["cp", str(big), target], env)
     print(
-        "| copy | size MiB | seconds | MB/s | CLI peak RSS MiB | baseline (1 KiB copy) MiB | growth MiB |"
+        "| copy | size MiB | seconds | MB/s | CLI peak RSS MiB "
+        "| baseline (1 KiB copy) MiB | growth MiB |"
     )
     print("|---|---|---|---|---|---|---|")
     print(
