@@ -11,6 +11,7 @@ also inherits the builtin exception a Python programmer would reach for first, s
     ├── PermissionDeniedError      (PermissionError)     the backend refused the credentials
     ├── UnsafeNameError            (ValueError)          a name that could escape or confuse storage
     ├── TooLargeError              (ValueError)          content went past ``max_size``
+    ├── InvalidContentError        (ValueError)          an upload is not what the rules allow
     ├── IntegrityError                                   bytes changed between us and the backend
     ├── UnsupportedError           (NotImplementedError) the backend does not offer this capability
     ├── UnavailableError           (ConnectionError)     the backend is unreachable or failing
@@ -25,6 +26,7 @@ __all__ = [
     "BucketryError",
     "ConfigurationError",
     "IntegrityError",
+    "InvalidContentError",
     "NotFoundError",
     "PermissionDeniedError",
     "TooLargeError",
@@ -57,6 +59,10 @@ class UnsafeNameError(BucketryError, ValueError):
 
 class TooLargeError(BucketryError, ValueError):
     """Content grew past the ``max_size`` given to ``save``; nothing was stored."""
+
+
+class InvalidContentError(BucketryError, ValueError):
+    """An upload's bytes are not an allowed kind (its sniffed type, or not a valid image)."""
 
 
 class IntegrityError(BucketryError):
