@@ -40,8 +40,15 @@ EXTRA_TEST_TOOLS = {
     "s3": ["moto[server]==5.2.5"],
     "gcs": ["gcp-storage-emulator==2026.7.19", "cryptography"],
     "django": [
-        "moto[server]==5.2.5", "pillow==13.0.0", "fastapi==0.163.2", "httpx==0.28.1",
-        "python-multipart==0.0.34", "-e", "./plugins/filesystem", "-e", "./plugins/s3",
+        "moto[server]==5.2.5",
+        "pillow==13.0.0",
+        "fastapi==0.163.2",
+        "httpx==0.28.1",
+        "python-multipart==0.0.34",
+        "-e",
+        "./plugins/filesystem",
+        "-e",
+        "./plugins/s3",
     ],
 }
 

@@ -20,6 +20,7 @@ from bucketry.errors import (
 )
 from bucketry.info import Capability, FileInfo
 from bucketry.registry import available_backends, load_backend
+from bucketry.retry import RetryPolicy, RetryStats
 from bucketry.storage import Storage, WriteOptions
 
 __all__ = [
@@ -33,6 +34,8 @@ __all__ = [
     "InvalidContentError",
     "NotFoundError",
     "PermissionDeniedError",
+    "RetryPolicy",
+    "RetryStats",
     "Storage",
     "TooLargeError",
     "UnavailableError",

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from types import MappingProxyType, TracebackType
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 from bucketry.content import DEFAULT_CHUNK_SIZE, Content, ContentSource
@@ -25,13 +25,17 @@ from bucketry.errors import (
     AlreadyExistsError,
     ConfigurationError,
     NotFoundError,
+    UnavailableError,
     UnsafeNameError,
     UnsupportedError,
 )
 from bucketry.info import Capability, FileInfo
 from bucketry.names import alternative_name, clean_name, clean_prefix, valid_filename
+from bucketry.retry import RetryPolicy, RetryStats
 
 __all__ = ["Storage", "WriteOptions"]
+
+T = TypeVar("T")
 
 DELETE_BATCH = 1000
 """Most names handed to ``_delete_many`` at once (S3's DeleteObjects limit)."""
@@ -77,8 +81,23 @@ class Storage:
     secret_options: ClassVar[frozenset[str]] = frozenset()
     """Constructor options that hold secrets; they are never shown in ``repr``."""
 
+    retry: RetryPolicy = RetryPolicy()
+    """How requests to the backend are retried; assign a new policy to change it."""
+
     _connected: bool = False
     _connect_lock: asyncio.Lock | None = None
+    _retry_stats: RetryStats | None = None
+
+    @property
+    def retry_stats(self) -> RetryStats:
+        """Calls, retries and give-ups of this storage's retry policy so far."""
+        if self._retry_stats is None:
+            self._retry_stats = RetryStats()
+        return self._retry_stats
+
+    async def _retrying(self, operation: Callable[[], Awaitable[T]], **options: Any) -> T:
+        """Run one backend request under this storage's retry policy."""
+        return await self.retry.call(operation, stats=self.retry_stats, **options)
 
     # -- construction ----------------------------------------------------------------------------
 
@@ -257,8 +276,16 @@ class Storage:
         raise AlreadyExistsError(f"Could not find a free name like {name!r}.")
 
     async def open(self, name: str) -> bytes:
-        """Return the whole content of ``name``. Use :meth:`stream` for large files."""
-        return b"".join([chunk async for chunk in self.stream(name)])
+        """Return the whole content of ``name``. Use :meth:`stream` for large files.
+
+        Nothing is returned until every byte has arrived and, where the backend checks one, the
+        checksum matched; a damaged read is read again under the retry policy.
+        """
+
+        async def read() -> bytes:
+            return b"".join([chunk async for chunk in self.stream(name)])
+
+        return await self._retrying(read, retry_integrity=True)
 
     async def stream(
         self,
@@ -279,8 +306,24 @@ class Storage:
             raise ValueError("stream() offsets must be non-negative; use stat() for the size.")
         size = chunk_size or DEFAULT_CHUNK_SIZE
         await self._ensure_connected()
-        async for chunk in self._stream(name, first, end, size):
-            yield chunk
+        position = first
+        retries = 0
+        while True:
+            try:
+                async for chunk in self._stream(name, position, end, size):
+                    position += len(chunk)
+                    yield chunk
+                return
+            except UnavailableError:
+                # The connection broke mid-read: continue from the next byte, within the policy.
+                retries += 1
+                self.retry_stats.by_error["stream-resume"] = (
+                    self.retry_stats.by_error.get("stream-resume", 0) + 1
+                )
+                if retries >= self.retry.attempts:
+                    raise
+                self.retry_stats.retries += 1
+                await asyncio.sleep(self.retry.delay(retries - 1))
 
     async def delete(self, name: str) -> None:
         """Remove ``name``. Deleting a file that does not exist is not an error."""

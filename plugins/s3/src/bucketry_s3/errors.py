@@ -9,6 +9,7 @@ import aiohttp
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
+    FlexibleChecksumError,
     HTTPClientError,
     NoCredentialsError,
     PartialCredentialsError,
@@ -23,6 +24,7 @@ from bucketry import (
     AlreadyExistsError,
     BucketryError,
     ConfigurationError,
+    IntegrityError,
     NotFoundError,
     PermissionDeniedError,
     TooLargeError,
@@ -107,6 +109,10 @@ def s3_errors(bucket: str, name: str | None = None) -> Iterator[None]:
         raise UnavailableError(
             f"Could not reach S3 for {subject} ({type(exc).__name__}); check endpoint_url "
             "and the network."
+        ) from exc
+    except FlexibleChecksumError as exc:
+        raise IntegrityError(
+            f"The bytes of {subject} read from S3 do not match their stored checksum."
         ) from exc
     except BotoCoreError as exc:
         raise BucketryError(f"S3 client error on {subject}: {type(exc).__name__}.") from exc

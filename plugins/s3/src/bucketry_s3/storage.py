@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import mimetypes
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, Self
 from urllib.parse import quote
@@ -32,6 +34,9 @@ from bucketry import (
     Capability,
     ConfigurationError,
     FileInfo,
+    IntegrityError,
+    NotFoundError,
+    RetryPolicy,
     Storage,
     WriteOptions,
 )
@@ -42,6 +47,8 @@ from bucketry.parts import upload_parts
 from bucketry_s3.errors import error_code, error_for, s3_errors
 
 __all__ = ["S3Storage"]
+
+_MD5_ETAG = re.compile(r"[0-9a-f]{32}")
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
@@ -106,7 +113,8 @@ class S3Storage(Storage):
         max_pool_connections: int = 32,
         multipart_copy_threshold: int = MAX_COPY_SIZE,
         list_page_size: int = 1000,
-        max_attempts: int = 3,
+        max_attempts: int = 5,
+        retry_deadline: float = 60.0,
         connect_timeout: float = 10.0,
         read_timeout: float = 60.0,
     ) -> None:
@@ -151,6 +159,8 @@ class S3Storage(Storage):
         self.multipart_copy_threshold = multipart_copy_threshold
         self.list_page_size = list_page_size
         self.max_attempts = max_attempts
+        self.retry_deadline = retry_deadline
+        self.retry = RetryPolicy(attempts=max_attempts, deadline=retry_deadline)
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         if not conditional_create:
@@ -176,7 +186,8 @@ class S3Storage(Storage):
             "signature_version": "s3v4",
             "s3": s3,
             "max_pool_connections": self.max_pool_connections,
-            "retries": {"mode": "standard", "max_attempts": self.max_attempts},
+            # bucketry's RetryPolicy retries; the SDK's own retries would multiply with it.
+            "retries": {"mode": "standard", "max_attempts": 1},
             "connect_timeout": self.connect_timeout,
             "read_timeout": self.read_timeout,
         }
@@ -243,6 +254,29 @@ class S3Storage(Storage):
                 parameters[parameter] = value
         return parameters
 
+    async def _request(self, name: str | None, operation: str, **parameters: Any) -> Any:
+        """One S3 call under the retry policy, translated; a file body is rewound per attempt."""
+        method = getattr(self._client, operation)
+
+        async def attempt() -> Any:
+            rewind = getattr(parameters.get("Body"), "seek", None)
+            if rewind is not None:
+                rewind(0)
+            with s3_errors(self.bucket, name):
+                return await method(**parameters)
+
+        return await self._retrying(attempt)
+
+    def _verifiable_etag(self) -> bool:
+        """S3's ETag of a PUT or a part is the MD5 of the bytes it received, except under KMS."""
+        return self.server_side_encryption not in ("aws:kms", "aws:kms:dsse")
+
+    def _check_received(self, name: str, response: Mapping[str, Any], sent_md5: str) -> None:
+        etag = str(response.get("ETag", "")).strip('"')
+        if self._verifiable_etag() and etag and etag != sent_md5:
+            # Retried by the policy: the request is repeated with the same bytes.
+            raise IntegrityError(f"S3 received different bytes for {name!r} than were sent.")
+
     # -- writing ---------------------------------------------------------------------------------
 
     async def _write(self, name: str, chunks: AsyncIterator[bytes], options: WriteOptions) -> str:
@@ -259,10 +293,31 @@ class S3Storage(Storage):
         parameters = self._put_parameters(name, options)
         if not options.overwrite:
             parameters["IfNoneMatch"] = "*"
-        with s3_errors(self.bucket, name):
-            await self._client.put_object(
-                Bucket=self.bucket, Key=self._key(name), Body=data, **parameters
-            )
+        sent_md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
+        attempts = 0
+
+        async def attempt() -> None:
+            nonlocal attempts
+            attempts += 1
+            with s3_errors(self.bucket, name):
+                response = await self._client.put_object(
+                    Bucket=self.bucket, Key=self._key(name), Body=data, **parameters
+                )
+            self._check_received(name, response, sent_md5)
+
+        try:
+            await self._retrying(attempt)
+        except AlreadyExistsError:
+            # A retry after a lost response finds our own object: that is success, not a clash.
+            if attempts > 1 and await self._holds(name, sent_md5):
+                return
+            raise
+
+    async def _holds(self, name: str, etag: str) -> bool:
+        try:
+            return (await self._stat(name)).etag == etag
+        except NotFoundError:
+            return False
 
     @asynccontextmanager
     async def _multipart_upload(
@@ -270,10 +325,13 @@ class S3Storage(Storage):
     ) -> AsyncIterator[tuple[str, str]]:
         """Open a multipart upload for ``name``; abort it if the block fails or is cancelled."""
         key = self._key(name)
-        with s3_errors(self.bucket, name):
-            created = await self._client.create_multipart_upload(
-                Bucket=self.bucket, Key=key, **self._put_parameters(name, options)
-            )
+        created = await self._request(
+            name,
+            "create_multipart_upload",
+            Bucket=self.bucket,
+            Key=key,
+            **self._put_parameters(name, options),
+        )
         upload_id = created["UploadId"]
         try:
             yield key, upload_id
@@ -286,14 +344,22 @@ class S3Storage(Storage):
         self, name: str, key: str, upload_id: str, parts: list[dict[str, Any]], overwrite: bool
     ) -> None:
         conditions = {} if overwrite else {"IfNoneMatch": "*"}
-        with s3_errors(self.bucket, name):
-            await self._client.complete_multipart_upload(
+        try:
+            await self._request(
+                name,
+                "complete_multipart_upload",
                 Bucket=self.bucket,
                 Key=key,
                 UploadId=upload_id,
                 MultipartUpload={"Parts": parts},
                 **conditions,
             )
+        except (AlreadyExistsError, NotFoundError):
+            # A completion whose response was lost and was sent again finds the upload gone
+            # (NoSuchUpload) or, with If-None-Match, the object there: if it is ours, it worked.
+            if self.retry_stats.retries and await self._holds(name, _multipart_etag(parts)):
+                return
+            raise
 
     async def _multipart(
         self, name: str, chunks: AsyncIterator[bytes | bytearray], options: WriteOptions
@@ -306,15 +372,21 @@ class S3Storage(Storage):
         self, name: str, key: str, upload_id: str, chunks: AsyncIterator[bytes | bytearray]
     ) -> list[dict[str, Any]]:
         async def send(number: int, body: memoryview) -> dict[str, Any]:
-            with s3_errors(self.bucket, name):
-                response = await self._client.upload_part(
-                    Bucket=self.bucket,
-                    Key=key,
-                    UploadId=upload_id,
-                    PartNumber=number,
-                    Body=BytesReader(body),  # streamed from the pooled buffer, never copied whole
-                )
-            return {"PartNumber": number, "ETag": response["ETag"]}
+            sent_md5 = hashlib.md5(body, usedforsecurity=False).hexdigest()
+
+            async def attempt() -> dict[str, Any]:
+                with s3_errors(self.bucket, name):
+                    response = await self._client.upload_part(
+                        Bucket=self.bucket,
+                        Key=key,
+                        UploadId=upload_id,
+                        PartNumber=number,
+                        Body=BytesReader(body),  # from the pooled buffer, never copied whole
+                    )
+                self._check_received(name, response, sent_md5)
+                return {"PartNumber": number, "ETag": response["ETag"]}
+
+            return await self._retrying(attempt)
 
         return await upload_parts(chunks, self.part_size, self.max_concurrency, send)
 
@@ -333,7 +405,10 @@ class S3Storage(Storage):
             await self._stat(name)  # an empty range of a missing file is still missing
             return
         parameters: dict[str, Any] = {}
-        if start or end is not None:
+        whole = not start and end is None
+        if whole:
+            parameters["ChecksumMode"] = "ENABLED"  # the SDK checks a stored CRC at the end
+        else:
             last = "" if end is None else str(end - 1)
             parameters["Range"] = f"bytes={start}-{last}"
         try:
@@ -347,6 +422,14 @@ class S3Storage(Storage):
                 await self._stat(name)  # start is past the end: nothing to read
                 return
             raise
+        etag = str(response.get("ETag", "")).strip('"')
+        has_crc = any(key.startswith("Checksum") for key in response)
+        # A single-part object's ETag is its MD5: check whole reads the SDK does not.
+        digest = (
+            hashlib.md5(usedforsecurity=False)
+            if whole and not has_crc and _MD5_ETAG.fullmatch(etag) and self._verifiable_etag()
+            else None
+        )
         body = response["Body"]
         async with body:  # releases the connection even if the reader stops early
             while True:
@@ -354,11 +437,14 @@ class S3Storage(Storage):
                     chunk = await body.read(chunk_size)
                 if not chunk:
                     break
+                if digest is not None:
+                    digest.update(chunk)
                 yield chunk
+        if digest is not None and digest.hexdigest() != etag:
+            raise IntegrityError(f"The bytes of {name!r} read from S3 do not match its MD5.")
 
     async def _stat(self, name: str) -> FileInfo:
-        with s3_errors(self.bucket, name):
-            response = await self._client.head_object(Bucket=self.bucket, Key=self._key(name))
+        response = await self._request(name, "head_object", Bucket=self.bucket, Key=self._key(name))
         return FileInfo(
             name=name,
             size=int(response["ContentLength"]),
@@ -371,15 +457,15 @@ class S3Storage(Storage):
     # -- deleting, copying -----------------------------------------------------------------------
 
     async def _delete(self, name: str) -> None:
-        with s3_errors(self.bucket, name):
-            await self._client.delete_object(Bucket=self.bucket, Key=self._key(name))
+        await self._request(name, "delete_object", Bucket=self.bucket, Key=self._key(name))
 
     async def _delete_many(self, names: list[str]) -> None:
-        with s3_errors(self.bucket):
-            response = await self._client.delete_objects(
-                Bucket=self.bucket,
-                Delete={"Objects": [{"Key": self._key(n)} for n in names], "Quiet": True},
-            )
+        response = await self._request(
+            None,
+            "delete_objects",
+            Bucket=self.bucket,
+            Delete={"Objects": [{"Key": self._key(n)} for n in names], "Quiet": True},
+        )
         errors = response.get("Errors", [])
         if errors:  # DeleteObjects reports failures per key in its body instead of raising
             first = errors[0]
@@ -392,13 +478,14 @@ class S3Storage(Storage):
             raise AlreadyExistsError(f"Cannot copy to {dst!r}: it already exists.")
         source = {"Bucket": self.bucket, "Key": self._key(src)}
         if info.size <= self.multipart_copy_threshold:
-            with s3_errors(self.bucket, src):
-                await self._client.copy_object(
-                    Bucket=self.bucket,
-                    Key=self._key(dst),
-                    CopySource=source,
-                    MetadataDirective="COPY",
-                )
+            await self._request(
+                src,
+                "copy_object",
+                Bucket=self.bucket,
+                Key=self._key(dst),
+                CopySource=source,
+                MetadataDirective="COPY",
+            )
             return
         await self._multipart_copy(dst, source, info)
 
@@ -409,41 +496,48 @@ class S3Storage(Storage):
             parts = []
             for number, offset in enumerate(range(0, info.size, part_size), start=1):
                 last = min(offset + part_size, info.size) - 1
-                with s3_errors(self.bucket, dst):
-                    response = await self._client.upload_part_copy(
-                        Bucket=self.bucket,
-                        Key=key,
-                        UploadId=upload_id,
-                        PartNumber=number,
-                        CopySource=source,
-                        CopySourceRange=f"bytes={offset}-{last}",
-                    )
+                response = await self._request(
+                    dst,
+                    "upload_part_copy",
+                    Bucket=self.bucket,
+                    Key=key,
+                    UploadId=upload_id,
+                    PartNumber=number,
+                    CopySource=source,
+                    CopySourceRange=f"bytes={offset}-{last}",
+                )
                 parts.append({"PartNumber": number, "ETag": response["CopyPartResult"]["ETag"]})
             await self._complete(dst, key, upload_id, parts, overwrite=True)
 
     # -- listing ---------------------------------------------------------------------------------
 
     async def _scan(self, prefix: str, recursive: bool) -> AsyncIterator[FileInfo | str]:
-        paginator = self._client.get_paginator("list_objects_v2")
-        parameters: dict[str, Any] = {"Bucket": self.bucket, "Prefix": self._key(prefix)}
+        parameters: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Prefix": self._key(prefix),
+            "MaxKeys": self.list_page_size,
+        }
         if not recursive:
             parameters["Delimiter"] = "/"
-        pages = paginator.paginate(**parameters, PaginationConfig={"PageSize": self.list_page_size})
-        with s3_errors(self.bucket, prefix or None):
-            async for page in pages:
-                for common in page.get("CommonPrefixes", []):
-                    directory = self._name(common["Prefix"].rstrip("/"))
-                    if directory is not None:
-                        yield directory + "/"
-                for item in page.get("Contents", []):
-                    name = self._name(item["Key"])
-                    if name is not None:
-                        yield FileInfo(
-                            name=name,
-                            size=int(item["Size"]),
-                            etag=str(item.get("ETag", "")).strip('"') or None,
-                            last_modified=item.get("LastModified"),
-                        )
+        while True:  # one ListObjectsV2 page per request, each under the retry policy
+            page = await self._request(prefix or None, "list_objects_v2", **parameters)
+            for common in page.get("CommonPrefixes", []):
+                directory = self._name(common["Prefix"].rstrip("/"))
+                if directory is not None:
+                    yield directory + "/"
+            for item in page.get("Contents", []):
+                name = self._name(item["Key"])
+                if name is not None:
+                    yield FileInfo(
+                        name=name,
+                        size=int(item["Size"]),
+                        etag=str(item.get("ETag", "")).strip('"') or None,
+                        last_modified=item.get("LastModified"),
+                    )
+            token = page.get("NextContinuationToken")
+            if not page.get("IsTruncated") or not token:
+                return
+            parameters["ContinuationToken"] = token
 
     # -- addresses -------------------------------------------------------------------------------
 
@@ -476,3 +570,9 @@ class S3Storage(Storage):
                 ExpiresIn=expires,
             )
         return url
+
+
+def _multipart_etag(parts: list[dict[str, Any]]) -> str:
+    """S3's ETag of a completed multipart upload: MD5 of the parts' binary MD5s, then ``-N``."""
+    digests = b"".join(bytes.fromhex(str(part["ETag"]).strip('"')) for part in parts)
+    return f"{hashlib.md5(digests, usedforsecurity=False).hexdigest()}-{len(parts)}"
