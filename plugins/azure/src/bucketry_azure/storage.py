@@ -10,12 +10,13 @@ upload carries a Content-MD5 the service checks.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import mimetypes
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 from urllib.parse import quote, urlsplit
 
 from azure.core import MatchConditions
@@ -31,9 +32,12 @@ from azure.storage.blob import (
 from azure.storage.blob.aio import BlobPrefix, BlobServiceClient, ContainerClient
 
 from bucketry import (
+    AlreadyExistsError,
     Capability,
     ConfigurationError,
     FileInfo,
+    NotFoundError,
+    RetryPolicy,
     Storage,
     UnavailableError,
     WriteOptions,
@@ -45,6 +49,8 @@ from bucketry.parts import upload_parts
 from bucketry_azure.errors import azure_errors
 
 __all__ = ["AzureStorage"]
+
+T = TypeVar("T")
 
 MiB = 1024 * 1024
 _SAS_PERMISSIONS = {
@@ -99,7 +105,8 @@ class AzureStorage(Storage):
         max_concurrency: int = 4,
         list_page_size: int = 5000,
         copy_timeout: float = 600.0,
-        max_attempts: int = 3,
+        max_attempts: int = 5,
+        retry_deadline: float = 60.0,
         connect_timeout: float = 10.0,
         read_timeout: float = 60.0,
     ) -> None:
@@ -128,6 +135,8 @@ class AzureStorage(Storage):
         self.list_page_size = list_page_size
         self.copy_timeout = copy_timeout
         self.max_attempts = max_attempts
+        self.retry_deadline = retry_deadline
+        self.retry = RetryPolicy(attempts=max_attempts, deadline=retry_deadline)
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self._endpoint, self._account, self._account_key = self._resolve_account()
@@ -186,7 +195,8 @@ class AzureStorage(Storage):
             # Reads arrive in bounded chunks instead of one 32 MiB first request.
             "max_single_get_size": 4 * MiB,
             "max_chunk_get_size": 4 * MiB,
-            "retry_total": max(0, self.max_attempts - 1),
+            # bucketry's RetryPolicy retries; the SDK's own retries would multiply with it.
+            "retry_total": 0,
             "connection_timeout": self.connect_timeout,
             "read_timeout": self.read_timeout,
         }
@@ -246,6 +256,15 @@ class AzureStorage(Storage):
     def _name(self, key: str) -> str | None:
         return name_for_key(key, self.prefix)
 
+    async def _request(self, name: str | None, call: Callable[[], Awaitable[T]]) -> T:
+        """One SDK call under the retry policy, translated."""
+
+        async def attempt() -> T:
+            with azure_errors(self.container, name):
+                return await call()
+
+        return await self._retrying(attempt)
+
     def _settings(self, name: str, options: WriteOptions) -> ContentSettings:
         return ContentSettings(
             content_type=options.content_type
@@ -268,15 +287,35 @@ class AzureStorage(Storage):
 
     async def _put(self, name: str, data: bytes, options: WriteOptions) -> None:
         blob = self._container.get_blob_client(self._key(name))
-        with azure_errors(self.container, name):
-            await blob.upload_blob(
+        attempts = 0
+
+        async def upload() -> Any:
+            nonlocal attempts
+            attempts += 1
+            return await blob.upload_blob(
                 data,
                 overwrite=options.overwrite,
                 content_settings=self._settings(name, options),
                 metadata=encode_header_metadata(options.metadata) or None,
-                validate_content=True,
+                validate_content=True,  # the service checks a Content-MD5 it is sent
                 max_concurrency=1,
             )
+
+        try:
+            await self._request(name, upload)
+        except AlreadyExistsError:
+            # A retry after a lost response finds our own blob: that is success.
+            if attempts > 1 and await self._holds(name, hashlib.md5(data).digest()):
+                return
+            raise
+
+    async def _holds(self, name: str, md5: bytes) -> bool:
+        blob = self._container.get_blob_client(self._key(name))
+        try:
+            properties = await self._request(name, blob.get_blob_properties)
+        except NotFoundError:
+            return False
+        return bytes(properties.content_settings.content_md5 or b"") == md5
 
     async def _staged(
         self, name: str, chunks: AsyncIterator[bytes | bytearray], options: WriteOptions
@@ -291,23 +330,27 @@ class AzureStorage(Storage):
 
         async def stage(number: int, body: memoryview) -> str:
             block_id = f"{token}-{number:08d}"  # the SDK base64-encodes ids itself
-            with azure_errors(self.container, name):
-                await blob.stage_block(
+            await self._request(
+                name,
+                lambda: blob.stage_block(
                     block_id, BytesReader(body), length=len(body), validate_content=True
-                )
+                ),
+            )
             return block_id
 
         block_ids = await upload_parts(chunks, self.block_size, self.max_concurrency, stage)
         conditions: dict[str, Any] = {}
         if not options.overwrite:
             conditions = {"match_condition": MatchConditions.IfMissing}
-        with azure_errors(self.container, name):
-            await blob.commit_block_list(
+        await self._request(
+            name,
+            lambda: blob.commit_block_list(
                 [BlobBlock(block_id=block_id) for block_id in block_ids],
                 content_settings=self._settings(name, options),
                 metadata=encode_header_metadata(options.metadata) or None,
                 **conditions,
-            )
+            ),
+        )
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -338,8 +381,7 @@ class AzureStorage(Storage):
 
     async def _stat(self, name: str) -> FileInfo:
         blob = self._container.get_blob_client(self._key(name))
-        with azure_errors(self.container, name):
-            properties = await blob.get_blob_properties()
+        properties = await self._request(name, blob.get_blob_properties)
         return FileInfo(
             name=name,
             size=int(properties.size),
@@ -354,8 +396,7 @@ class AzureStorage(Storage):
     async def _delete(self, name: str) -> None:
         blob = self._container.get_blob_client(self._key(name))
         try:
-            with azure_errors(self.container, name):
-                await blob.delete_blob()
+            await self._request(name, blob.delete_blob)
         except FileNotFoundError:
             return
 
@@ -397,8 +438,9 @@ class AzureStorage(Storage):
         conditions: dict[str, Any] = {}
         if not overwrite:
             conditions = {"match_condition": MatchConditions.IfMissing}
-        with azure_errors(self.container, dst):
-            copy = await target.start_copy_from_url(source_url, requires_sync=False, **conditions)
+        copy = await self._request(
+            dst, lambda: target.start_copy_from_url(source_url, requires_sync=False, **conditions)
+        )
         status = copy.get("copy_status")
         deadline = asyncio.get_running_loop().time() + self.copy_timeout
         while status == "pending":
@@ -410,8 +452,7 @@ class AzureStorage(Storage):
                     "it was aborted. Raise copy_timeout for very large blobs."
                 )
             await asyncio.sleep(0.2)
-            with azure_errors(self.container, dst):
-                properties = await target.get_blob_properties()
+            properties = await self._request(dst, target.get_blob_properties)
             status = properties.copy.status
         if status != "success":
             raise UnavailableError(

@@ -33,7 +33,10 @@ from bucketry import (
     ConfigurationError,
     FileInfo,
     IntegrityError,
+    NotFoundError,
+    RetryPolicy,
     Storage,
+    UnavailableError,
     WriteOptions,
 )
 from bucketry.content import BytesReader, read_ahead
@@ -102,6 +105,8 @@ class GCSStorage(Storage):
         max_single_put_size: int = 8 * MiB,
         chunk_size: int = 8 * MiB,
         max_concurrency: int = 16,
+        max_attempts: int = 5,
+        retry_deadline: float = 60.0,
         list_page_size: int = 1000,
         connect_timeout: float = 10.0,
         read_timeout: float = 60.0,
@@ -133,6 +138,9 @@ class GCSStorage(Storage):
         self.max_single_put_size = max_single_put_size
         self.chunk_size = chunk_size
         self.max_concurrency = max_concurrency
+        self.max_attempts = max_attempts
+        self.retry_deadline = retry_deadline
+        self.retry = RetryPolicy(attempts=max_attempts, deadline=retry_deadline)
         self.list_page_size = list_page_size
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
@@ -219,12 +227,33 @@ class GCSStorage(Storage):
         data: Any = None,
         ok: tuple[int, ...] = (200,),
         bucket_level: bool = False,
+        retry: bool = True,
     ) -> aiohttp.ClientResponse:
-        """Send one request; return the response (open) when its status is in ``ok``.
+        """Send a request; return the response (open) when its status is in ``ok``.
 
         ``bucket_level`` requests (uploads, listings) need no object to exist, so a 404 there
-        can only mean the bucket is missing.
+        can only mean the bucket is missing. With ``retry`` the request goes through the retry
+        policy (a body is rewound for each attempt); chunks of a resumable session do not.
         """
+
+        async def attempt() -> aiohttp.ClientResponse:
+            if isinstance(data, BytesReader):
+                data.seek(0)
+            return await self._send(method, url, name, params, headers, data, ok, bucket_level)
+
+        return await (self._retrying(attempt) if retry else attempt())
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        name: str | None,
+        params: dict[str, str] | None,
+        headers: dict[str, str] | None,
+        data: Any,
+        ok: tuple[int, ...],
+        bucket_level: bool,
+    ) -> aiohttp.ClientResponse:
         assert self._session is not None, "connected before use by Storage._ensure_connected"
         all_headers = {**(await self._headers()), **(headers or {})}
         if isinstance(data, BytesReader):
@@ -242,10 +271,20 @@ class GCSStorage(Storage):
         return response
 
     async def _json(self, method: str, url: str, name: str | None, **kwargs: Any) -> Any:
-        response = await self._request(method, url, name, **kwargs)
-        with gcs_errors(self.bucket, name):
-            async with response:
-                return await response.json(content_type=None)
+        """A request whose JSON answer is read inside the same retried attempt."""
+
+        async def attempt() -> Any:
+            response = await self._request(method, url, name, retry=False, **kwargs)
+            with gcs_errors(self.bucket, name):
+                async with response:
+                    try:
+                        return await response.json(content_type=None)
+                    except ValueError:
+                        raise UnavailableError(
+                            f"GCS sent an unreadable answer for {name or self.bucket!r}."
+                        ) from None
+
+        return await self._retrying(attempt)
 
     # -- keys and URLs ---------------------------------------------------------------------------
 
@@ -304,7 +343,7 @@ class GCSStorage(Storage):
         return {} if options.overwrite else {"ifGenerationMatch": "0"}
 
     async def _put(self, name: str, data: bytes, options: WriteOptions) -> None:
-        """One multipart (metadata + media) request."""
+        """One multipart (metadata + media) request, checked against the CRC32C GCS reports."""
         boundary = secrets.token_hex(16)
         resource = self._resource(name, options)
         head = (
@@ -312,16 +351,38 @@ class GCSStorage(Storage):
             f"{json.dumps(resource)}\r\n--{boundary}\r\n"
             f"Content-Type: {resource['contentType']}\r\n\r\n"
         ).encode()
-        result = await self._json(
-            "POST",
-            self._upload_url(),
-            name,
-            params={"uploadType": "multipart", **self._preconditions(options)},
-            headers={"Content-Type": f"multipart/related; boundary={boundary}"},
-            data=BytesReader(head + data + f"\r\n--{boundary}--\r\n".encode()),
-            bucket_level=True,
-        )
-        await self._verify_upload(name, result, _crc32c(data))
+        body = BytesReader(head + data + f"\r\n--{boundary}--\r\n".encode())
+        sent = _crc32c(data)
+        attempts = 0
+
+        async def attempt() -> None:
+            nonlocal attempts
+            attempts += 1
+            result = await self._json(
+                "POST",
+                self._upload_url(),
+                name,
+                params={"uploadType": "multipart", **self._preconditions(options)},
+                headers={"Content-Type": f"multipart/related; boundary={boundary}"},
+                data=body,
+                bucket_level=True,
+            )
+            await self._verify_upload(name, result, sent)  # a mismatch is retried
+
+        try:
+            await self._retrying(attempt)
+        except AlreadyExistsError:
+            # A retry after a lost response finds our own object: that is success.
+            if attempts > 1 and await self._holds(name, sent):
+                return
+            raise
+
+    async def _holds(self, name: str, crc32c: str) -> bool:
+        try:
+            item = await self._json("GET", self._object_url(self._key(name)), name)
+        except NotFoundError:
+            return False
+        return bool(item.get("crc32c") == crc32c)
 
     async def _resumable(
         self, name: str, chunks: AsyncIterator[bytes | bytearray], options: WriteOptions
@@ -372,6 +433,7 @@ class GCSStorage(Storage):
             headers={"Content-Range": span},
             data=BytesReader(chunk),
             ok=(200, 201, 308),
+            retry=False,  # a resent chunk's fate is unknowable here; the save fails instead
         )
         with gcs_errors(self.bucket, name):
             async with response:
@@ -387,7 +449,9 @@ class GCSStorage(Storage):
 
     async def _cancel_session(self, session_uri: str) -> None:
         try:
-            response = await self._request("DELETE", session_uri, None, ok=(200, 204, 404, 499))
+            response = await self._request(
+                "DELETE", session_uri, None, ok=(200, 204, 404, 499), retry=False
+            )
             response.release()
         except Exception:
             pass
@@ -426,7 +490,13 @@ class GCSStorage(Storage):
             headers["Range"] = f"bytes={start}-{'' if end is None else end - 1}"
         url = self._object_url(self._key(name)).replace("/storage/v1/", "/download/storage/v1/", 1)
         response = await self._request(
-            "GET", url, name, params={"alt": "media"}, headers=headers, ok=(200, 206, 416)
+            "GET",
+            url,
+            name,
+            params={"alt": "media"},
+            headers=headers,
+            ok=(200, 206, 416),
+            retry=False,  # Storage.stream resumes broken reads from the right byte
         )
         async with response:
             if response.status == 416:
