@@ -282,8 +282,14 @@ class Storage:
         checksum matched; a damaged read is read again under the retry policy.
         """
 
+        cleaned = clean_name(name)
+        await self._ensure_connected()
+
         async def read() -> bytes:
-            return b"".join([chunk async for chunk in self.stream(name)])
+            # Whole reads only, never resumed with a range: a backend can check the checksum of a
+            # whole object (CRC32C, MD5), not of a piece, so a damaged read is read again.
+            chunks = self._stream(cleaned, 0, None, DEFAULT_CHUNK_SIZE)
+            return b"".join([chunk async for chunk in chunks])
 
         return await self._retrying(read, retry_integrity=True)
 

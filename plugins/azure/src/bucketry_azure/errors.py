@@ -9,6 +9,8 @@ import aiohttp
 from azure.core.exceptions import (
     AzureError,
     ClientAuthenticationError,
+    DecodeError,
+    DeserializationError,
     HttpResponseError,
     ResourceExistsError,
     ResourceModifiedError,
@@ -86,7 +88,13 @@ def azure_errors(container: str, name: str | None = None) -> Iterator[None]:
             f"Could not reach Azure for {subject} ({type(exc).__name__}); check account_url or "
             "the connection string's endpoint, and the network."
         ) from exc
+    except (DecodeError, DeserializationError) as exc:
+        raise UnavailableError(f"Azure's answer for {subject} arrived damaged; try again.") from exc
     except AzureError as exc:
+        if str(exc.message).startswith("MD5 mismatch"):  # the SDK's only sign of it
+            raise IntegrityError(
+                f"The bytes of {subject} do not match the MD5 Azure sent with them."
+            ) from exc
         raise BucketryError(f"Azure client error on {subject}: {type(exc).__name__}.") from exc
     except ValueError as exc:
         # The SDK raises ValueError for malformed connection strings and credentials; its text

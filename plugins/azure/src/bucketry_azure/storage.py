@@ -365,7 +365,9 @@ class AzureStorage(Storage):
         try:
             with azure_errors(self.container, name):
                 downloader = await blob.download_blob(
-                    offset=start if start or length is not None else None, length=length
+                    offset=start if start or length is not None else None,
+                    length=length,
+                    validate_content=True,  # a Content-MD5 for every range read (4 MiB each)
                 )
         except Exception as exc:
             cause = exc.__cause__

@@ -19,7 +19,7 @@ import json
 import mimetypes
 import os
 import secrets
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import datetime
 from typing import Any, Self
 from urllib.parse import quote
@@ -270,16 +270,25 @@ class GCSStorage(Storage):
                 raise GCSResponseError(response.status, response.reason or "", missing)
         return response
 
-    async def _json(self, method: str, url: str, name: str | None, **kwargs: Any) -> Any:
-        """A request whose JSON answer is read inside the same retried attempt."""
+    async def _json(
+        self,
+        method: str,
+        url: str,
+        name: str | None,
+        parse: Callable[[Any], Any] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """A request whose JSON answer is read, and parsed, inside the same retried attempt."""
 
         async def attempt() -> Any:
             response = await self._request(method, url, name, retry=False, **kwargs)
             with gcs_errors(self.bucket, name):
                 async with response:
                     try:
-                        return await response.json(content_type=None)
-                    except ValueError:
+                        answer = await response.json(content_type=None)
+                        return parse(answer) if parse is not None else answer
+                    except (ValueError, KeyError, TypeError, AttributeError):
+                        # Damaged in transit: a field that does not parse. Asked again.
                         raise UnavailableError(
                             f"GCS sent an unreadable answer for {name or self.bucket!r}."
                         ) from None
@@ -515,8 +524,13 @@ class GCSStorage(Storage):
                 )
 
     async def _stat(self, name: str) -> FileInfo:
-        item = await self._json("GET", self._object_url(self._key(name)), name)
-        return self._info(name, item)
+        info: FileInfo = await self._json(
+            "GET",
+            self._object_url(self._key(name)),
+            name,
+            parse=lambda item: self._info(name, item),
+        )
+        return info
 
     # -- deleting, copying -----------------------------------------------------------------------
 
@@ -560,19 +574,27 @@ class GCSStorage(Storage):
         if not recursive:
             params["delimiter"] = "/"
         while True:
-            page = await self._json("GET", url, prefix or None, params=params, bucket_level=True)
-            for directory in page.get("prefixes", []):
-                cleaned = self._name(directory.rstrip("/"))
-                if cleaned is not None:
-                    yield cleaned + "/"
-            for item in page.get("items", []):
-                name = self._name(item["name"])
-                if name is not None:
-                    yield self._info(name, item)
-            token = page.get("nextPageToken")
+            entries, token = await self._json(
+                "GET", url, prefix or None, parse=self._page, params=params, bucket_level=True
+            )
+            for entry in entries:
+                yield entry
             if not token:
                 return
             params = {**params, "pageToken": token}
+
+    def _page(self, page: Mapping[str, Any]) -> tuple[list[FileInfo | str], str | None]:
+        """One listing page: its directories and files, and the token for the next."""
+        entries: list[FileInfo | str] = []
+        for directory in page.get("prefixes", []):
+            cleaned = self._name(directory.rstrip("/"))
+            if cleaned is not None:
+                entries.append(cleaned + "/")
+        for item in page.get("items", []):
+            name = self._name(item["name"])
+            if name is not None:
+                entries.append(self._info(name, item))
+        return entries, page.get("nextPageToken")
 
     # -- addresses -------------------------------------------------------------------------------
 

@@ -11,14 +11,17 @@ from botocore.exceptions import (
     ClientError,
     FlexibleChecksumError,
     HTTPClientError,
+    IncompleteReadError,
     NoCredentialsError,
     PartialCredentialsError,
     ProfileNotFound,
     ReadTimeoutError,
+    ResponseStreamingError,
 )
 from botocore.exceptions import (
     ConnectionError as BotoConnectionError,
 )
+from botocore.parsers import ResponseParserError
 
 from bucketry import (
     AlreadyExistsError,
@@ -104,6 +107,11 @@ def s3_errors(bucket: str, name: str | None = None) -> Iterator[None]:
         raise ConfigurationError(
             f"No usable AWS credentials ({type(exc).__name__}): pass access_key_id and "
             "secret_access_key, a profile, or set the standard AWS environment variables."
+        ) from exc
+    except (ResponseParserError, IncompleteReadError, ResponseStreamingError, ValueError) as exc:
+        # botocore raises ValueError for a field it cannot parse (a damaged timestamp).
+        raise UnavailableError(
+            f"S3's answer for {subject} arrived damaged or incomplete; try again."
         ) from exc
     except (BotoConnectionError, HTTPClientError, ReadTimeoutError) as exc:
         raise UnavailableError(

@@ -1,0 +1,151 @@
+"""Each cloud backend through a fault-injecting proxy: 1000 mixed operations, 20 % faults.
+
+Every operation must either succeed with exactly the right bytes or raise a bucketry error; every
+save that returned must read back byte for byte afterwards; no SDK exception may escape. The
+figures are printed (run with -s to see them) and collected for the README.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bucketry import RetryPolicy, Storage
+from bucketry_azure import AzureStorage
+from bucketry_conformance.faults import FaultPlan, FaultProxy
+from bucketry_conformance.workload import Figures, mixed_workload, verify_survivors
+from bucketry_gcs import GCSStorage
+from bucketry_s3 import S3Storage
+from tests.emulators import S3_KEY_ID, S3_SECRET
+
+pytestmark = pytest.mark.anyio
+KiB, MiB = 1024, 1024 * 1024
+OPERATIONS = int(os.environ.get("BUCKETRY_FAULT_OPERATIONS", "1000"))
+RESULTS = Path(__file__).resolve().parent.parent / "bench" / "results"
+FAST_RETRIES = RetryPolicy(attempts=8, base_delay=0.005, max_delay=0.1, deadline=30.0)
+
+
+def s3(endpoint: str, bucket: str) -> Storage:
+    return S3Storage(
+        bucket=bucket,
+        endpoint_url=endpoint,
+        region="us-east-1",
+        access_key_id=S3_KEY_ID,
+        secret_access_key=S3_SECRET,
+        multipart_threshold=5 * MiB,
+        part_size=5 * MiB,
+        connect_timeout=5,
+        read_timeout=10,
+    )
+
+
+def gcs(endpoint: str, bucket: str) -> Storage:
+    return GCSStorage(
+        bucket=bucket,
+        emulator_host=endpoint,
+        max_single_put_size=256 * KiB,
+        chunk_size=256 * KiB,
+        max_concurrency=5,
+        read_timeout=10,
+    )
+
+
+def azure(endpoint: str, container: str, connection_string: str) -> Storage:
+    return AzureStorage(
+        container=container,
+        connection_string=connection_string.replace(
+            connection_string.split("BlobEndpoint=")[1].split(";")[0],
+            endpoint + "/devstoreaccount1",
+        ),
+        max_single_put_size=256 * KiB,
+        block_size=256 * KiB,
+        read_timeout=10,
+    )
+
+
+async def run_through_faults(
+    name: str,
+    upstream: str,
+    make: Callable[[str], Storage],
+    dialect: str,
+    **workload: Any,
+) -> Figures:
+    prefix = f"faults-{secrets.token_hex(3)}/"
+    started = time.monotonic()
+    async with FaultProxy(upstream, FaultPlan(rate=0.2, dialect=dialect, seed=7)) as proxy:
+        storage = make(proxy.url)
+        storage.retry = FAST_RETRIES
+        async with storage:
+            figures, survivors = await mixed_workload(
+                storage, prefix=prefix, operations=OPERATIONS, seed=11, **workload
+            )
+        retries = storage.retry_stats
+    async with make(upstream) as direct:
+        await verify_survivors(direct, survivors, figures)
+        await direct.delete_prefix(prefix)
+    seconds = time.monotonic() - started
+    row = {
+        "backend": name,
+        **figures.row(),
+        "faults injected": sum(proxy.injected.values()),
+        "requests through proxy": proxy.requests,
+        "retries": retries.retries,
+        "seconds": round(seconds, 1),
+        "faults by kind": dict(proxy.injected),
+        "errors raised": figures.errors,
+        "corruptions by operation": figures.corrupt_by_operation,
+        "unverifiable corruptions (no checksum in the protocol)": figures.unverifiable_corruptions,
+    }
+    print(json.dumps(row, indent=1))
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"faults-{name}.json").write_text(json.dumps(row, indent=1))
+    assert figures.untranslated == 0, figures.untranslated_examples
+    assert figures.corruptions == 0
+    assert figures.survivors_lost == 0
+    assert figures.operations == OPERATIONS
+    assert sum(proxy.injected.values()) >= OPERATIONS * 0.2 * 0.8
+    assert figures.succeeded > OPERATIONS * 0.5, "retries should carry most operations through"
+    assert seconds < 60
+    return figures
+
+
+async def test_s3_survives_faults(moto_endpoint: str, s3_bucket: str) -> None:
+    await run_through_faults(
+        "s3",
+        moto_endpoint,
+        lambda url: s3(url, s3_bucket),
+        "s3",
+        large_size=6 * MiB,
+        unverifiable_range_reads=True,
+        unverifiable_above=5 * MiB,
+    )
+
+
+async def test_gcs_survives_faults(gcs_endpoint: str, gcs_bucket: str) -> None:
+    await run_through_faults(
+        "gcs",
+        gcs_endpoint,
+        lambda url: gcs(url, gcs_bucket),
+        "gcs",
+        large_size=600 * KiB,
+        unverifiable_range_reads=True,
+        concurrency=5,
+    )
+
+
+async def test_azure_survives_faults(azurite_connection_string: str, azure_container: str) -> None:
+    upstream = azurite_connection_string.split("BlobEndpoint=")[1].split(";")[0].rsplit("/", 1)[0]
+    await run_through_faults(
+        "azure",
+        upstream,
+        lambda url: azure(url, azure_container, azurite_connection_string),
+        "azure",
+        large_size=MiB,
+    )
