@@ -35,6 +35,8 @@ class Figures:
     corrupt_by_operation: dict[str, int] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
     untranslated_examples: list[str] = field(default_factory=list)
+    error_examples: dict[str, list[str]] = field(default_factory=dict)
+    lost_examples: list[str] = field(default_factory=list)
 
     def row(self) -> dict[str, Any]:
         return {
@@ -154,11 +156,12 @@ async def mixed_workload(
                     figures.unverifiable_corruptions += 1
             elif op == "copy":
                 destination = new_name()
+                source_data = model.files[target]
                 async with lock:
                     model.uncertain.add(destination)
                 await storage.copy(target, destination, overwrite=True)
                 async with lock:
-                    model.files[destination] = model.files[target]
+                    model.files[destination] = source_data
                     model.uncertain.discard(destination)
             elif op == "delete":
                 async with lock:
@@ -170,7 +173,11 @@ async def mixed_workload(
             figures.succeeded += 1
         except BucketryError as exc:
             figures.bucketry_errors += 1
-            figures.errors[type(exc).__name__] = figures.errors.get(type(exc).__name__, 0) + 1
+            kind = type(exc).__name__
+            figures.errors[kind] = figures.errors.get(kind, 0) + 1
+            examples = figures.error_examples.setdefault(kind, [])
+            if len(examples) < 3:
+                examples.append(f"{op}: {exc}")
         except Exception as exc:  # an SDK exception that escaped translation
             figures.untranslated += 1
             if len(figures.untranslated_examples) < 5:
@@ -208,7 +215,11 @@ async def verify_survivors(storage: Storage, survivors: dict[str, bytes], figure
     for name, data in survivors.items():
         figures.survivors_checked += 1
         try:
-            if await storage.open(name) != data:
-                figures.survivors_lost += 1
-        except BucketryError:
+            got = await storage.open(name)
+            problem = None if got == data else f"{len(got)} bytes read, {len(data)} saved"
+        except BucketryError as exc:
+            problem = f"{type(exc).__name__}: {exc}"
+        if problem is not None:
             figures.survivors_lost += 1
+            if len(figures.lost_examples) < 5:
+                figures.lost_examples.append(f"{name}: {problem}")

@@ -42,7 +42,9 @@ def error_code(exc: HttpResponseError) -> str:
 
 
 @contextmanager
-def azure_errors(container: str, name: str | None = None) -> Iterator[None]:
+def azure_errors(
+    container: str, name: str | None = None, *, configuring: bool = False
+) -> Iterator[None]:
     """Translate whatever the Azure SDK raises inside the block.
 
     Messages name the container and the blob, never the account key or a SAS token: the SDK's
@@ -74,13 +76,15 @@ def azure_errors(container: str, name: str | None = None) -> Iterator[None]:
                 f"Azure refused access to {subject} ({code}); check the credentials and their "
                 "permissions."
             ) from exc
-        if code in _INTEGRITY:
+        # Azurite reports a bad Content-MD5 as InvalidOperation; Azure as Md5Mismatch.
+        if code in _INTEGRITY or "contentmd5" in str(exc.message).lower().replace("-", ""):
             raise IntegrityError(f"Azure reports a checksum mismatch for {subject}.") from exc
         if code == "RequestBodyTooLarge" or status == 413:
             raise TooLargeError(f"Azure rejected {subject} as too large.") from exc
         if status in (409, 412):
             raise AlreadyExistsError(f"{subject} already exists ({code}).") from exc
-        if status is not None and (status >= 500 or status in (408, 429)):
+        if status is None or status < 300 or status >= 500 or status in (408, 429):
+            # No status, or a success that would not parse: the answer broke in transit.
             raise UnavailableError(f"Azure is failing for {subject} ({code}); try again.") from exc
         raise BucketryError(f"Azure error on {subject}: {code or status}.") from exc
     except (ServiceRequestError, ServiceResponseError, aiohttp.ClientError, TimeoutError) as exc:
@@ -97,6 +101,8 @@ def azure_errors(container: str, name: str | None = None) -> Iterator[None]:
             ) from exc
         raise BucketryError(f"Azure client error on {subject}: {type(exc).__name__}.") from exc
     except ValueError as exc:
+        if not configuring:  # a field of an answer that does not parse: damaged in transit
+            raise UnavailableError(f"Azure's answer for {subject} arrived damaged.") from exc
         # The SDK raises ValueError for malformed connection strings and credentials; its text
         # can quote them, so it is not repeated.
         raise ConfigurationError(

@@ -205,7 +205,7 @@ class AzureStorage(Storage):
         return options
 
     async def _connect(self) -> None:
-        with azure_errors(self.container):
+        with azure_errors(self.container, configuring=True):
             if self.connection_string:
                 service = BlobServiceClient.from_connection_string(
                     self.connection_string, **self._client_options()
@@ -348,6 +348,7 @@ class AzureStorage(Storage):
                 [BlobBlock(block_id=block_id) for block_id in block_ids],
                 content_settings=self._settings(name, options),
                 metadata=encode_header_metadata(options.metadata) or None,
+                validate_content=True,  # the block list itself travels with a Content-MD5
                 **conditions,
             ),
         )
@@ -465,32 +466,49 @@ class AzureStorage(Storage):
 
     async def _scan(self, prefix: str, recursive: bool) -> AsyncIterator[FileInfo | str]:
         start = self._key(prefix)
-        with azure_errors(self.container, prefix or None):
-            items: AsyncItemPaged[BlobProperties | BlobPrefix]
-            if recursive:
-                items = self._container.list_blobs(  # type: ignore[assignment]
-                    name_starts_with=start, results_per_page=self.list_page_size
-                )
-            else:
-                items = self._container.walk_blobs(
-                    name_starts_with=start, delimiter="/", results_per_page=self.list_page_size
-                )
-            async for item in items:
-                if isinstance(item, BlobPrefix):  # one level of "directory"
-                    directory = self._name(str(item.name).rstrip("/"))
-                    if directory is not None:
-                        yield directory + "/"
-                    continue
-                name = self._name(item.name)
-                if name is not None:
-                    yield FileInfo(
-                        name=name,
-                        size=int(item.size),
-                        etag=str(item.etag or "").strip('"') or None,
-                        content_type=item.content_settings.content_type,
-                        last_modified=item.last_modified,
-                        metadata=decode_header_metadata(item.metadata or {}),
+        token: str | None = None
+        while True:  # page by page; a page that fails is asked for again from its token
+
+            async def fetch(token: str | None = token) -> tuple[list[Any], str | None]:
+                items: AsyncItemPaged[BlobProperties | BlobPrefix]
+                if recursive:
+                    items = self._container.list_blobs(  # type: ignore[assignment]
+                        name_starts_with=start, results_per_page=self.list_page_size
                     )
+                else:
+                    items = self._container.walk_blobs(
+                        name_starts_with=start, delimiter="/", results_per_page=self.list_page_size
+                    )
+                pages = items.by_page(continuation_token=token)
+                page = [item async for item in await anext(pages)]
+                return page, pages.continuation_token  # type: ignore[attr-defined]
+
+            try:
+                page, token = await self._request(prefix or None, fetch)
+            except StopAsyncIteration:
+                return
+            for item in page:
+                entry = self._entry(item)
+                if entry is not None:
+                    yield entry
+            if not token:
+                return
+
+    def _entry(self, item: Any) -> FileInfo | str | None:
+        if isinstance(item, BlobPrefix):  # one level of "directory"
+            directory = self._name(str(item.name).rstrip("/"))
+            return None if directory is None else directory + "/"
+        name = self._name(item.name)
+        if name is None:
+            return None
+        return FileInfo(
+            name=name,
+            size=int(item.size),
+            etag=str(item.etag or "").strip('"') or None,
+            content_type=item.content_settings.content_type,
+            last_modified=item.last_modified,
+            metadata=decode_header_metadata(item.metadata or {}),
+        )
 
     # -- addresses -------------------------------------------------------------------------------
 

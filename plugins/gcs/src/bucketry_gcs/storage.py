@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import mimetypes
 import os
@@ -376,7 +377,7 @@ class GCSStorage(Storage):
                 data=body,
                 bucket_level=True,
             )
-            await self._verify_upload(name, result, sent)  # a mismatch is retried
+            await self._verify_upload(name, result, sent, resource)  # a mismatch is retried
 
         try:
             await self._retrying(attempt)
@@ -396,13 +397,14 @@ class GCSStorage(Storage):
     async def _resumable(
         self, name: str, chunks: AsyncIterator[bytes | bytearray], options: WriteOptions
     ) -> None:
+        resource = self._resource(name, options)
         response = await self._request(
             "POST",
             self._upload_url(),
             name,
             params={"uploadType": "resumable", **self._preconditions(options)},
             headers={"Content-Type": "application/json; charset=UTF-8"},
-            data=json.dumps(self._resource(name, options)).encode(),
+            data=json.dumps(resource).encode(),
             bucket_level=True,
         )
         session_uri = response.headers.get("Location", "")
@@ -422,7 +424,7 @@ class GCSStorage(Storage):
                 pending = piece
             last = pending or b""
             result = await self._send_chunk(name, session_uri, last, offset, offset + len(last))
-            await self._verify_upload(name, result, checksum.value())
+            await self._verify_upload(name, result, checksum.value(), resource)
         except BaseException:
             # Cancel the session (GCS answers 499), so no resumable upload stays open.
             await asyncio.shield(self._cancel_session(session_uri))
@@ -465,26 +467,40 @@ class GCSStorage(Storage):
         except Exception:
             pass
 
-    async def _verify_upload(self, name: str, result: Mapping[str, Any], sent: str) -> None:
-        received = result.get("crc32c")
-        if received is not None and received != sent:
-            generation = str(result.get("generation", ""))
-            # Remove the corrupt object, but only the generation this upload created.
-            try:
-                response = await self._request(
-                    "DELETE",
-                    self._object_url(self._key(name)),
-                    name,
-                    params={"ifGenerationMatch": generation} if generation else None,
-                    ok=(200, 204, 404, 412),
-                )
-                response.release()
-            except Exception:
-                pass
-            raise IntegrityError(
-                f"GCS stored {name!r} with CRC32C {received}, but {sent} was sent; the object "
-                "was removed. Save it again."
+    async def _verify_upload(
+        self, name: str, result: Mapping[str, Any], sent: str, resource: Mapping[str, Any]
+    ) -> None:
+        """Check what GCS says it stored against what was sent: bytes, and the object's name,
+        type and metadata, which travel in the request body too (a damaged name would store the
+        bytes somewhere else). A mismatch removes what was stored and raises IntegrityError."""
+        stored_name = str(result.get("name", resource["name"]))
+        problems = []
+        if result.get("crc32c") is not None and result.get("crc32c") != sent:
+            problems.append(f"CRC32C {result.get('crc32c')}, but {sent} was sent")
+        if stored_name != resource["name"]:
+            problems.append(f"under the name {stored_name!r}")
+        if result.get("contentType", resource["contentType"]) != resource["contentType"]:
+            problems.append(f"as {result.get('contentType')!r}")
+        if dict(result.get("metadata") or {}) != dict(resource.get("metadata") or {}):
+            problems.append("with other metadata")
+        if not problems:
+            return
+        generation = str(result.get("generation", ""))
+        # Remove what this upload stored (only that generation), then let the caller retry.
+        with contextlib.suppress(Exception):
+            response = await self._request(
+                "DELETE",
+                f"{self.api_root}/storage/v1/b/{quote(self.bucket, safe='')}/o/"
+                f"{quote(stored_name, safe='')}",
+                name,
+                params={"ifGenerationMatch": generation} if generation else None,
+                ok=(200, 204, 404, 412),
             )
+            response.release()
+        raise IntegrityError(
+            f"GCS stored {name!r} {'; '.join(problems)}: the request was damaged on the way. "
+            "What was stored is removed; save it again."
+        )
 
     # -- reading ---------------------------------------------------------------------------------
 

@@ -271,11 +271,19 @@ class S3Storage(Storage):
         """S3's ETag of a PUT or a part is the MD5 of the bytes it received, except under KMS."""
         return self.server_side_encryption not in ("aws:kms", "aws:kms:dsse")
 
-    def _check_received(self, name: str, response: Mapping[str, Any], sent_md5: str) -> None:
+    def _check_received(self, name: str, response: Mapping[str, Any], sent_md5: str) -> str | None:
+        """The ETag S3 reports if it is not the MD5 of what was sent (the bytes were damaged)."""
         etag = str(response.get("ETag", "")).strip('"')
         if self._verifiable_etag() and etag and etag != sent_md5:
-            # Retried by the policy: the request is repeated with the same bytes.
-            raise IntegrityError(f"S3 received different bytes for {name!r} than were sent.")
+            return etag
+        return None
+
+    async def _remove_damaged(self, name: str, etag: str) -> None:
+        """Delete the object a damaged PUT created, only if it is still that object."""
+        with contextlib.suppress(Exception):
+            info = await self._stat(name)
+            if info.etag == etag:
+                await self._request(name, "delete_object", Bucket=self.bucket, Key=self._key(name))
 
     # -- writing ---------------------------------------------------------------------------------
 
@@ -303,7 +311,10 @@ class S3Storage(Storage):
                 response = await self._client.put_object(
                     Bucket=self.bucket, Key=self._key(name), Body=data, **parameters
                 )
-            self._check_received(name, response, sent_md5)
+            damaged = self._check_received(name, response, sent_md5)
+            if damaged is not None:
+                await self._remove_damaged(name, damaged)  # then the policy sends it again
+                raise IntegrityError(f"S3 received different bytes for {name!r} than were sent.")
 
         try:
             await self._retrying(attempt)
@@ -383,7 +394,9 @@ class S3Storage(Storage):
                         PartNumber=number,
                         Body=BytesReader(body),  # from the pooled buffer, never copied whole
                     )
-                self._check_received(name, response, sent_md5)
+                if self._check_received(name, response, sent_md5) is not None:
+                    # A part is only kept if completed: sending it again replaces it.
+                    raise IntegrityError(f"S3 received a damaged part {number} of {name!r}.")
                 return {"PartNumber": number, "ETag": response["ETag"]}
 
             return await self._retrying(attempt)
