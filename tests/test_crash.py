@@ -38,7 +38,8 @@ async def main(root, seed):
     async with FileSystemStorage(location=root) as storage:
         print("ready", flush=True)
         while True:
-            name = f"d{rng.randint(0, 3)}/f{rng.randint(0, 40)}-{rng.randint(1, 16) * 131072 + rng.randint(0, 999)}.bin"
+            size = rng.randint(1, 16) * 131072 + rng.randint(0, 999)
+            name = f"d{rng.randint(0, 3)}/f{rng.randint(0, 40)}-{size}.bin"
             await storage.save(name, content(name), overwrite=rng.random() < 0.5)
 
 asyncio.run(main(sys.argv[1], int(sys.argv[2])))
@@ -64,7 +65,7 @@ async def test_sigkill_never_leaves_a_partial_file(tmp_path: Path) -> None:
     started = time.monotonic()
     for kill in range(KILLS):
         round_started = time.time()
-        child = subprocess.Popen(
+        child = subprocess.Popen(  # noqa: ASYNC220  # started and killed on purpose
             [sys.executable, "-c", WRITER, str(root), str(kill)],
             stdout=subprocess.PIPE,
         )
@@ -74,7 +75,7 @@ async def test_sigkill_never_leaves_a_partial_file(tmp_path: Path) -> None:
         os.kill(child.pid, signal.SIGKILL)
         child.wait()
         assert child.returncode == -signal.SIGKILL
-        temps = [p for p in root.rglob(f"{TEMP_PREFIX}*")]
+        temps = list(root.rglob(f"{TEMP_PREFIX}*"))
         killed_mid_write += bool(temps)
         async with FileSystemStorage(location=root) as storage:
             async for info in storage.list():  # what this round wrote; all of it at the end

@@ -48,7 +48,8 @@ _ERROR_BODIES = {
     ),
     "gcs": (
         "application/json",
-        b'{"error": {"code": 503, "message": "Backend Error", "errors": [{"reason": "backendError"}]}}',
+        b'{"error": {"code": 503, "message": "Backend Error", '
+        b'"errors": [{"reason": "backendError"}]}}',
     ),
     "azure": (
         "application/xml",
