@@ -181,3 +181,15 @@ async def test_missing_container_and_unreachable_endpoint(azurite_connection_str
             await storage.exists("x.txt")
         assert AZURITE_KEY not in str(caught.value)
         assert time.monotonic() - started < 30
+
+
+@pytest.mark.anyio
+async def test_wrong_key_is_a_permission_error_naming_the_credentials(
+    azurite_connection_string: str, azure_container: str
+) -> None:
+    from bucketry import PermissionDeniedError
+
+    wrong = azurite_connection_string.replace(AZURITE_KEY, "V1JPTkctS0VZLVdST05HLUtFWQ==")
+    async with make_storage(wrong, azure_container, max_attempts=1) as storage:
+        with pytest.raises(PermissionDeniedError, match="account key, SAS token"):
+            await storage.save("x.txt", b"x")

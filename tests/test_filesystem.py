@@ -120,3 +120,52 @@ async def test_empty_directories_disappear_like_object_store_prefixes(
     await storage.delete(name)
     assert await storage.listdir() == ([], [])
     assert Path(storage.location).is_dir()
+
+
+async def test_no_name_reaches_outside_the_root(tmp_path: Path) -> None:
+    """Property: whatever the name, nothing is created outside the root, even with a symlink
+    to the outside planted inside it."""
+    import asyncio
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from bucketry import BucketryError
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "escape").symlink_to(outside, target_is_directory=True)
+    (root / "link.txt").symlink_to(outside / "target.txt")
+    loop = asyncio.get_running_loop()
+    storage = FileSystemStorage(location=root)
+    segment = st.one_of(
+        st.sampled_from(["escape", "link.txt", "..", ".", "", "a", "\\", "escape/..", "/"]),
+        st.text(max_size=8),
+    )
+    names = st.lists(segment, min_size=1, max_size=5).map("/".join)
+
+    async def attempt(name: str) -> None:
+        for overwrite in (False, True):
+            try:
+                await storage.save(name, b"payload", overwrite=overwrite)
+            except BucketryError:
+                pass
+        try:
+            await storage.copy("a", name)
+        except BucketryError:
+            pass
+
+    await storage.save("a", b"source")
+
+    @settings(
+        max_examples=300, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
+    @given(names)
+    def never_outside(name: str) -> None:
+        asyncio.run_coroutine_threadsafe(attempt(name), loop).result(timeout=30)
+        assert list(outside.iterdir()) == [], name
+
+    await asyncio.to_thread(never_outside)
+    await storage.aclose()

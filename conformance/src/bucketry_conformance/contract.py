@@ -40,6 +40,7 @@ from bucketry import (
     UnsafeNameError,
     UnsupportedError,
 )
+from bucketry.names import clean_name
 
 __all__ = ["UNSAFE_NAMES", "StorageContract", "area", "known_gap", "requires"]
 
@@ -148,6 +149,10 @@ class StorageContract:
     """How many saves of one name race in the concurrency test."""
     large_upload_size: ClassVar[int] = 16 * MiB
     """Size of the streamed-upload test."""
+    hostile_name_examples: ClassVar[int] = 120
+    """How many generated names the hostile-name property tries."""
+    unstorable_characters: ClassVar[str] = ""
+    """Characters a known gap keeps out of generated names (say why in your subclass)."""
 
     # -- fixtures --------------------------------------------------------------------------------
 
@@ -295,6 +300,78 @@ class StorageContract:
             with pytest.raises(ValueError, match=r"(?i)name|prefix"):
                 await storage.stat(candidate)
         assert [info async for info in storage.list(root)] == []
+
+    @area("names")
+    async def test_hostile_names_are_rejected_or_round_trip(
+        self, storage: Storage, root: str
+    ) -> None:
+        """Property: any name is either refused with UnsafeNameError, storing nothing, or
+        stored and read back exactly, under its canonical form and under the form it was given."""
+        from hypothesis import HealthCheck, given, settings
+        from hypothesis import strategies as st
+
+        loop = asyncio.get_running_loop()
+        excluded = set(self.unstorable_characters)
+        hostile = st.sampled_from(
+            [
+                "..",
+                ".",
+                "",
+                "a",
+                "é",
+                "e\u0301",
+                "\x00",
+                "\\",
+                "😀",
+                " ",
+                "%2e%2e",
+                "~",
+                "\n",
+                "\u202e",
+                "ｆｕｌｌ",
+                "CON",
+                "a" * 300,
+                "\udc80",
+            ]
+        )
+        segment = st.one_of(hostile, st.text(max_size=12))
+        names = st.one_of(
+            st.lists(segment, min_size=1, max_size=5).map("/".join),
+            st.text(max_size=40),
+            st.text(min_size=1000, max_size=1100),
+        ).filter(lambda name: not excluded & set(name))
+
+        async def check(name: str) -> None:
+            full = root + name
+            try:
+                canonical = clean_name(full)
+            except UnsafeNameError:
+                with pytest.raises(UnsafeNameError):
+                    await storage.save(full, b"x")
+                return
+            data = full.encode("utf-8", "surrogatepass")[:64]
+            try:
+                stored = await storage.save(full, data, overwrite=True)
+            except UnsafeNameError:
+                return  # the backend's own limit (a segment too long for a file system)
+            assert stored == canonical
+            assert await storage.open(full) == data
+            assert await storage.open(canonical) == data
+            assert canonical in [info.name async for info in storage.list(root)]
+            await storage.delete(canonical)
+            assert not await storage.exists(full)
+
+        @settings(
+            max_examples=self.hostile_name_examples,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+        @given(names)
+        def property_holds(name: str) -> None:
+            asyncio.run_coroutine_threadsafe(check(name), loop).result(timeout=60)
+
+        await asyncio.to_thread(property_holds)
 
     # -- missing files ---------------------------------------------------------------------------
 

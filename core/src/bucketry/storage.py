@@ -31,6 +31,7 @@ from bucketry.errors import (
 )
 from bucketry.info import Capability, FileInfo
 from bucketry.names import alternative_name, clean_name, clean_prefix, valid_filename
+from bucketry.redaction import register_secrets
 from bucketry.retry import RetryPolicy, RetryStats
 
 __all__ = ["Storage", "WriteOptions"]
@@ -174,8 +175,23 @@ class Storage:
             self._connect_lock = asyncio.Lock()
         async with self._connect_lock:
             if not self._connected:
+                register_secrets(self._secret_values())
                 await self._connect()
                 self._connected = True
+
+    def _secret_values(self) -> builtins.list[str]:
+        """The values of ``secret_options``, and for strings holding ``key=value;`` pairs (a
+        connection string) each value, so a key is redacted wherever it is quoted alone."""
+        values: builtins.list[str] = []
+        for option in self.secret_options:
+            value = getattr(self, option, None)
+            if isinstance(value, str) and value:
+                values.append(value)
+                for part in value.split(";"):
+                    key, _, secret = part.partition("=")
+                    if "key" in key.lower() or "signature" in key.lower():
+                        values.append(secret)
+        return values
 
     async def _connect(self) -> None:
         """Create the backend's client; called once, before the first operation."""
