@@ -73,8 +73,8 @@ def azure_errors(
         code, status = error_code(exc), exc.status_code
         if status == 403:
             raise PermissionDeniedError(
-                f"Azure refused access to {subject} ({code}); check the credentials and their "
-                "permissions."
+                f"Azure refused access to {subject} ({code}); check the account key, SAS token "
+                "or role assignment, and what it permits."
             ) from exc
         # Azurite reports a bad Content-MD5 as InvalidOperation; Azure as Md5Mismatch.
         if code in _INTEGRITY or "contentmd5" in str(exc.message).lower().replace("-", ""):
