@@ -148,14 +148,10 @@ async def test_no_name_reaches_outside_the_root(tmp_path: Path) -> None:
 
     async def attempt(name: str) -> None:
         for overwrite in (False, True):
-            try:
+            with contextlib.suppress(BucketryError):
                 await storage.save(name, b"payload", overwrite=overwrite)
-            except BucketryError:
-                pass
-        try:
+        with contextlib.suppress(BucketryError):
             await storage.copy("a", name)
-        except BucketryError:
-            pass
 
     await storage.save("a", b"source")
 

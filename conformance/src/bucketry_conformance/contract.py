@@ -328,7 +328,7 @@ class StorageContract:
                 "~",
                 "\n",
                 "\u202e",
-                "ｆｕｌｌ",
+                "\uff46\uff55\uff4c\uff4c",  # fullwidth "full"
                 "CON",
                 "a" * 300,
                 "\udc80",
