@@ -126,6 +126,7 @@ async def test_no_name_reaches_outside_the_root(tmp_path: Path) -> None:
     """Property: whatever the name, nothing is created outside the root, even with a symlink
     to the outside planted inside it."""
     import asyncio
+    import contextlib
 
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
