@@ -20,7 +20,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Self, TypeVar
+from typing import Any, Self, TypeVar
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from bucketry import (
@@ -35,9 +35,13 @@ from bucketry import (
     UnsafeNameError,
     WriteOptions,
 )
+from bucketry.content import read_ahead
 from bucketry.names import clean_name
 
 __all__ = ["TEMP_PREFIX", "FileSystemStorage"]
+
+SMALL_FILE = 256 * 1024
+"""Content up to this size is written in one trip to a worker thread instead of one per step."""
 
 TEMP_PREFIX = ".bucketry-tmp-"
 """Temp files start with this; names with such a segment are refused, and listing hides them."""
@@ -137,16 +141,32 @@ class FileSystemStorage(Storage):
     # -- writing ---------------------------------------------------------------------------------
 
     async def _write(self, name: str, chunks: AsyncIterator[bytes], options: WriteOptions) -> str:
+        content = await read_ahead(chunks, SMALL_FILE)
+        if isinstance(content, bytes):
+            # Small content is in hand: the whole atomic write is one trip to a worker thread.
+            return await self._run(name, lambda: self._write_small(name, content, options))
         path = await self._run(name, lambda: self._path(name))
         fd, temp = await self._run(name, lambda: self._open_temp(os.path.dirname(path)))
         try:
             with os.fdopen(fd, "wb") as file:
-                async for chunk in chunks:
+                async for chunk in content:
                     await self._run(name, lambda chunk=chunk: file.write(chunk))  # type: ignore[misc]
                 await self._run(name, lambda: self._finish_file(file.fileno()))
             return await self._run(name, lambda: self._commit(temp, name, options))
         except BaseException:
             # Runs on cancellation too; unlink is one quick syscall, so it is done inline.
+            _remove_quietly(temp)
+            raise
+
+    def _write_small(self, name: str, data: bytes, options: WriteOptions) -> str:
+        fd, temp = self._open_temp(os.path.dirname(self._path(name)))
+        try:
+            with os.fdopen(fd, "wb") as file:
+                file.write(data)
+                file.flush()
+                self._finish_file(file.fileno())
+            return self._commit(temp, name, options)
+        except BaseException:
             _remove_quietly(temp)
             raise
 
@@ -202,13 +222,32 @@ class FileSystemStorage(Storage):
     async def _stream(
         self, name: str, start: int, end: int | None, chunk_size: int
     ) -> AsyncIterator[bytes]:
-        path = await self._run(name, lambda: self._path(name))
-        file = await self._run(name, lambda: open(path, "rb"))  # noqa: SIM115 (closed below)
-        try:
+        def open_at_start() -> tuple[Any, bytes | None]:
+            path = self._path(name)
             if os.path.isdir(path):
-                raise NotFoundError(f"{name!r} is a directory, not a file.")
-            await self._run(name, lambda: file.seek(start))
-            remaining = None if end is None else max(0, end - start)
+                raise FileNotFoundError(errno.ENOENT, "a directory, not a file", name)
+            opened = open(path, "rb")  # noqa: SIM115 (closed below)
+            try:
+                opened.seek(start)
+                wanted = chunk_size if end is None else min(chunk_size, max(0, end - start))
+                # A small file (or range) is read on the same trip to the worker thread.
+                first = opened.read(wanted)
+            except BaseException:
+                opened.close()
+                raise
+            return opened, first
+
+        file, first = await self._run(name, open_at_start)
+        try:
+            if first is not None:
+                if end is not None:
+                    first = first[: max(0, end - start)]
+                if first:
+                    yield first
+                start += len(first)
+                if len(first) < chunk_size or (end is not None and start >= end):
+                    return
+            remaining = None if end is None else max(0, end - start)  # after the first read
             while remaining is None or remaining > 0:
                 size = chunk_size if remaining is None else min(chunk_size, remaining)
                 chunk = await self._run(name, lambda size=size: file.read(size))  # type: ignore[misc]

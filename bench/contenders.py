@@ -1,0 +1,411 @@
+"""Everything the benchmark compares, behind one small interface: put bytes, get bytes.
+
+bucketry is measured next to the raw SDK it wraps and next to its peers, each pointed at the same
+emulator in the same run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+KEY, SECRET, REGION = "bench", "bench", "us-east-1"
+
+
+@dataclass
+class Endpoints:
+    s3: str | None = None
+    gcs: str | None = None
+    azure: str | None = None  # a connection string
+    workdir: str = "/tmp"
+
+
+class Contender:
+    """``put`` and ``get`` one object; ``name`` says who, ``kind`` says how they relate."""
+
+    name = ""
+    kind = "peer"  # "bucketry", "raw" (the SDK bucketry wraps) or "peer"
+
+    async def __aenter__(self) -> Contender:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    async def put(self, key: str, data: bytes) -> None:
+        raise NotImplementedError
+
+    async def get(self, key: str) -> bytes:
+        raise NotImplementedError
+
+
+class Bucketry(Contender):
+    kind = "bucketry"
+
+    def __init__(self, name: str, make: Callable[[], Any]) -> None:
+        self.name = name
+        self._make = make
+
+    async def __aenter__(self) -> Contender:
+        self.storage = self._make()
+        await self.storage.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.storage.aclose()
+
+    async def put(self, key: str, data: bytes) -> None:
+        await self.storage.save(key, data, overwrite=True)
+
+    async def get(self, key: str) -> bytes:
+        return bytes(await self.storage.open(key))
+
+
+# -- S3 ------------------------------------------------------------------------------------------
+
+
+class RawS3(Contender):
+    name, kind = "aioboto3", "raw"
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+
+    async def __aenter__(self) -> Contender:
+        import aioboto3
+        from aiobotocore.config import AioConfig
+
+        session = aioboto3.Session()
+        self._context = session.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            aws_access_key_id=KEY,
+            aws_secret_access_key=SECRET,
+            config=AioConfig(max_pool_connections=32),
+        )
+        self.client = await self._context.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._context.__aexit__(None, None, None)
+
+    async def put(self, key: str, data: bytes) -> None:
+        await self.client.put_object(Bucket="bench", Key=key, Body=data)
+
+    async def get(self, key: str) -> bytes:
+        response = await self.client.get_object(Bucket="bench", Key=key)
+        async with response["Body"] as body:
+            return bytes(await body.read())
+
+
+class S3fs(Contender):
+    name = "s3fs"
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+
+    async def __aenter__(self) -> Contender:
+        import s3fs
+
+        self.fs = s3fs.S3FileSystem(
+            key=KEY,
+            secret=SECRET,
+            endpoint_url=self.endpoint,
+            asynchronous=True,
+            skip_instance_cache=True,
+            client_kwargs={"region_name": REGION},
+        )
+        self.session = await self.fs.set_session()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.session.close()
+
+    async def put(self, key: str, data: bytes) -> None:
+        await self.fs._pipe_file(f"bench/{key}", data)
+
+    async def get(self, key: str) -> bytes:
+        return bytes(await self.fs._cat_file(f"bench/{key}"))
+
+
+class Obstore(Contender):
+    name = "obstore"
+
+    def __init__(self, endpoint: str) -> None:
+        from obstore.store import S3Store
+
+        self.store = S3Store(
+            "bench",
+            endpoint=endpoint,
+            access_key_id=KEY,
+            secret_access_key=SECRET,
+            region=REGION,
+            client_options={"allow_http": True},
+        )
+
+    async def put(self, key: str, data: bytes) -> None:
+        import obstore
+
+        await obstore.put_async(self.store, key, data)
+
+    async def get(self, key: str) -> bytes:
+        import obstore
+
+        result = await obstore.get_async(self.store, key)
+        return bytes(await result.bytes_async())
+
+
+# -- GCS -----------------------------------------------------------------------------------------
+
+
+class RawGCS(Contender):
+    name, kind = "gcloud-aio-storage", "raw"
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+
+    async def __aenter__(self) -> Contender:
+        import aiohttp
+        from gcloud.aio.storage import Storage
+
+        os.environ["STORAGE_EMULATOR_HOST"] = self.endpoint
+        self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=5))
+        self.storage = Storage(session=self.session)  # type: ignore[arg-type]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.session.close()
+        os.environ.pop("STORAGE_EMULATOR_HOST", None)
+
+    async def put(self, key: str, data: bytes) -> None:
+        await self.storage.upload("bench", key, data)
+
+    async def get(self, key: str) -> bytes:
+        return bytes(await self.storage.download("bench", key))
+
+
+class Gcsfs(Contender):
+    name = "gcsfs"
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+
+    async def __aenter__(self) -> Contender:
+        from gcsfs.core import GCSFileSystem  # the plain class: the "extended" one probes
+        # every bucket over gRPC first, which an emulator does not answer (60 s timeouts)
+
+        self.fs = GCSFileSystem(
+            endpoint_url=self.endpoint, token="anon", asynchronous=True, skip_instance_cache=True
+        )
+        self.session = await self.fs._set_session()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.session.close()
+
+    async def put(self, key: str, data: bytes) -> None:
+        await self.fs._pipe_file(f"bench/{key}", data)
+
+    async def get(self, key: str) -> bytes:
+        return bytes(await self.fs._cat_file(f"bench/{key}"))
+
+
+# -- Azure ---------------------------------------------------------------------------------------
+
+
+class RawAzure(Contender):
+    name, kind = "azure-storage-blob aio", "raw"
+
+    def __init__(self, connection_string: str) -> None:
+        self.connection_string = connection_string
+
+    async def __aenter__(self) -> Contender:
+        from azure.storage.blob.aio import ContainerClient
+
+        self.client = ContainerClient.from_connection_string(self.connection_string, "bench")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.client.close()
+
+    async def put(self, key: str, data: bytes) -> None:
+        await self.client.upload_blob(key, data, overwrite=True)
+
+    async def get(self, key: str) -> bytes:
+        downloader = await self.client.download_blob(key)
+        return bytes(await downloader.readall())
+
+
+class Adlfs(Contender):
+    name = "adlfs"
+
+    def __init__(self, connection_string: str) -> None:
+        self.connection_string = connection_string
+
+    async def __aenter__(self) -> Contender:
+        import adlfs
+
+        self.fs = adlfs.AzureBlobFileSystem(
+            connection_string=self.connection_string, asynchronous=True, skip_instance_cache=True
+        )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        close = getattr(self.fs, "close_service_client", None)
+        if close is not None:
+            await close()
+
+    async def put(self, key: str, data: bytes) -> None:
+        await self.fs._pipe_file(f"bench/{key}", data)
+
+    async def get(self, key: str) -> bytes:
+        return bytes(await self.fs._cat_file(f"bench/{key}"))
+
+
+# -- the local disk ------------------------------------------------------------------------------
+
+
+class LocalBase(Contender):
+    def __init__(self, root: str) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+
+class Aiofiles(LocalBase):
+    name = "aiofiles"
+
+    async def put(self, key: str, data: bytes) -> None:
+        import aiofiles
+
+        async with aiofiles.open(self.root / key, "wb") as file:
+            await file.write(data)
+
+    async def get(self, key: str) -> bytes:
+        import aiofiles
+
+        async with aiofiles.open(self.root / key, "rb") as file:
+            return bytes(await file.read())
+
+
+class FsspecLocal(LocalBase):
+    name = "fsspec local"
+
+    def __init__(self, root: str) -> None:
+        super().__init__(root)
+        from fsspec.implementations.local import LocalFileSystem
+
+        self.fs = LocalFileSystem()
+
+    async def put(self, key: str, data: bytes) -> None:
+        await asyncio.to_thread(self.fs.pipe_file, str(self.root / key), data)
+
+    async def get(self, key: str) -> bytes:
+        return bytes(await asyncio.to_thread(self.fs.cat_file, str(self.root / key)))
+
+
+class DjangoFileSystem(LocalBase):
+    name = "Django FileSystemStorage (to_thread)"
+
+    def __init__(self, root: str) -> None:
+        super().__init__(root)
+        from django.conf import settings
+
+        if not settings.configured:
+            settings.configure(MEDIA_ROOT=root, FILE_UPLOAD_PERMISSIONS=0o644)
+        from django.core.files.base import ContentFile
+        from django.core.files.storage import FileSystemStorage
+
+        self.storage = FileSystemStorage(location=root)
+        self.content = ContentFile
+
+    async def put(self, key: str, data: bytes) -> None:
+        def save() -> None:
+            self.storage.delete(key)  # Django renames instead of overwriting
+            self.storage.save(key, self.content(data))
+
+        await asyncio.to_thread(save)
+
+    async def get(self, key: str) -> bytes:
+        def read() -> bytes:
+            with self.storage.open(key) as file:
+                return bytes(file.read())
+
+        return await asyncio.to_thread(read)
+
+
+class PlainSync(LocalBase):
+    """The floor: a plain synchronous loop, blocking the event loop, no safety at all."""
+
+    name = "plain sync loop (floor)"
+
+    async def put(self, key: str, data: bytes) -> None:
+        (self.root / key).write_bytes(data)
+
+    async def get(self, key: str) -> bytes:
+        return (self.root / key).read_bytes()
+
+
+def contenders(backend: str, endpoints: Endpoints) -> list[Contender]:
+    from bucketry import create_storage
+
+    work = endpoints.workdir
+    if backend == "s3":
+        assert endpoints.s3
+        ep = endpoints.s3
+        return [
+            Bucketry(
+                "bucketry",
+                lambda: create_storage(
+                    "s3",
+                    bucket="bench",
+                    endpoint_url=ep,
+                    region=REGION,
+                    access_key_id=KEY,
+                    secret_access_key=SECRET,
+                ),
+            ),
+            RawS3(ep),
+            S3fs(ep),
+            Obstore(ep),
+        ]
+    if backend == "gcs":
+        assert endpoints.gcs
+        gep = endpoints.gcs
+        return [
+            Bucketry(
+                "bucketry",
+                lambda: create_storage("gcs", bucket="bench", emulator_host=gep, max_concurrency=5),
+            ),
+            RawGCS(gep),
+            Gcsfs(gep),
+        ]
+    if backend == "azure":
+        assert endpoints.azure
+        cs = endpoints.azure
+        return [
+            Bucketry(
+                "bucketry", lambda: create_storage("azure", container="bench", connection_string=cs)
+            ),
+            RawAzure(cs),
+            Adlfs(cs),
+        ]
+    if backend == "filesystem":
+        return [
+            Bucketry(
+                "bucketry (fsync)",
+                lambda: create_storage("filesystem", location=f"{work}/bucketry-fsync"),
+            ),
+            Bucketry(
+                "bucketry (no fsync)",
+                lambda: create_storage("filesystem", location=f"{work}/bucketry", fsync=False),
+            ),
+            Aiofiles(f"{work}/aiofiles"),
+            FsspecLocal(f"{work}/fsspec"),
+            DjangoFileSystem(f"{work}/django"),
+            PlainSync(f"{work}/plain"),
+        ]
+    raise ValueError(backend)

@@ -1,0 +1,373 @@
+"""bucketry against the raw SDKs and its peers, on the same emulators, in one run.
+
+    python3 -m uv run --group bench python bench/run.py            # default sizes (< 15 min)
+    python3 -m uv run --group bench python bench/run.py --quick    # a smoke run (< 2 min)
+    ... --backends s3 filesystem --scenarios overhead listing
+
+Emulators run in their own processes, so their CPU is not counted as the client's. Wall time on
+an emulator measures the emulator (moto saturates one core near 400 requests/s); client CPU time
+per operation is what a library costs. Every figure is the median of the repetitions. Writes
+``bench/results/latest.md`` and ``bench/results/latest.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from contenders import Contender, Endpoints, contenders
+from large_upload_rss import measure as measure_large
+from large_upload_rss import moto_process
+
+from tests.emulators import azurite_server, create_gcs_bucket, gcs_emulator
+
+MiB = 1024 * 1024
+RESULTS = Path(__file__).resolve().parent / "results"
+BACKENDS = ["filesystem", "s3", "gcs", "azure"]
+SCENARIOS = ["overhead", "large", "listing"]
+CONCURRENCY = {"s3": 32, "gcs": 5, "azure": 32, "filesystem": 32}
+
+
+@contextlib.contextmanager
+def emulators(backends: list[str], workdir: str) -> Iterator[Endpoints]:
+    with contextlib.ExitStack() as stack:
+        endpoints = Endpoints(workdir=workdir)
+        if "s3" in backends:
+            import boto3
+
+            endpoints.s3 = stack.enter_context(moto_process())
+            boto3.client(
+                "s3",
+                endpoint_url=endpoints.s3,
+                region_name="us-east-1",
+                aws_access_key_id="bench",
+                aws_secret_access_key="bench",
+            ).create_bucket(Bucket="bench")
+        if "gcs" in backends:
+            endpoints.gcs = stack.enter_context(gcs_emulator())
+            create_gcs_bucket(endpoints.gcs, "bench")
+        if "azure" in backends:
+            from azure.storage.blob import BlobServiceClient
+
+            endpoints.azure = stack.enter_context(azurite_server())
+            service = BlobServiceClient.from_connection_string(endpoints.azure)
+            service.create_container("bench")
+            service.close()
+        yield endpoints
+
+
+# -- scenarios 1 and 2: small objects, bucketry vs raw SDK vs peers -------------------------------
+
+
+async def put_get(contender: Contender, count: int, concurrency: int, tag: str) -> dict[str, float]:
+    data = os.urandom(4096)
+    limit = asyncio.Semaphore(concurrency)
+
+    async def one(index: int, write: bool) -> None:
+        async with limit:
+            key = f"o-{tag}-{index:06d}"
+            if write:
+                await contender.put(key, data)
+            else:
+                assert await contender.get(key) == data
+
+    cpu, wall = time.process_time(), time.perf_counter()
+    await asyncio.gather(*(one(index, True) for index in range(count)))
+    await asyncio.gather(*(one(index, False) for index in range(count)))
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    operations = 2 * count
+    return {"cpu_us_per_op": cpu / operations * 1e6, "wall_s": wall, "ops_per_s": operations / wall}
+
+
+async def overhead(
+    backend: str, endpoints: Endpoints, count: int, repeats: int
+) -> list[dict[str, Any]]:
+    rows = []
+    for contender in contenders(backend, endpoints):
+        samples = []
+        async with contender:
+            await put_get(contender, min(count, 50), CONCURRENCY[backend], "warm")  # warm-up
+            for repeat in range(repeats):
+                samples.append(await put_get(contender, count, CONCURRENCY[backend], str(repeat)))
+        rows.append(
+            {
+                "backend": backend,
+                "contender": contender.name,
+                "kind": contender.kind,
+                "cpu_us_per_op": statistics.median(s["cpu_us_per_op"] for s in samples),
+                "wall_s": statistics.median(s["wall_s"] for s in samples),
+                "ops_per_s": statistics.median(s["ops_per_s"] for s in samples),
+            }
+        )
+        print(
+            f"  {backend:10} {contender.name:38} {rows[-1]['cpu_us_per_op']:8.0f} µs CPU/op "
+            f"{rows[-1]['ops_per_s']:8.0f} ops/s",
+            flush=True,
+        )
+    base = next(r for r in rows if r["kind"] == "bucketry")
+    for row in rows:
+        row["bucketry_cpu_ratio"] = base["cpu_us_per_op"] / row["cpu_us_per_op"]
+        row["bucketry_wall_ratio"] = base["wall_s"] / row["wall_s"]
+    return rows
+
+
+# -- scenario 3: large objects -------------------------------------------------------------------
+
+
+async def large(backend: str, endpoints: Endpoints, size: int) -> dict[str, Any]:
+    from bucketry import create_storage
+
+    if backend == "filesystem":
+        storage = create_storage("filesystem", location=f"{endpoints.workdir}/large")
+    elif backend == "s3":
+        storage = create_storage(
+            "s3",
+            bucket="bench",
+            endpoint_url=endpoints.s3,
+            region="us-east-1",
+            access_key_id="bench",
+            secret_access_key="bench",
+        )
+    elif backend == "gcs":
+        storage = create_storage(
+            "gcs", bucket="bench", emulator_host=endpoints.gcs, max_concurrency=5
+        )
+    else:
+        storage = create_storage("azure", container="bench", connection_string=endpoints.azure)
+    result = await measure_large(storage, size)
+    row: dict[str, Any] = {"backend": backend, **result}
+    if backend == "filesystem":
+        row["raw_os_write_mb_s"] = raw_os_write(Path(endpoints.workdir) / "raw.bin", size)
+        row["vs_raw_os"] = result["upload_mb_s"] / row["raw_os_write_mb_s"]
+    print(
+        f"  {backend:10} up {row['upload_mb_s']:7.1f} MB/s (+{row['upload_peak_rss_growth_mib']:.1f} MiB)"
+        f"  down {row['download_mb_s']:7.1f} MB/s (+{row['download_peak_rss_growth_mib']:.1f} MiB)",
+        flush=True,
+    )
+    return row
+
+
+def raw_os_write(path: Path, size: int) -> float:
+    """The disk's limit: os.write in 1 MiB chunks, then fsync (bucketry fsyncs too)."""
+    block = os.urandom(MiB)
+    started = time.perf_counter()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        for _ in range(size // MiB):
+            os.write(fd, block)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    seconds = time.perf_counter() - started
+    path.unlink()
+    return size / 1e6 / seconds
+
+
+# -- scenario 4: listing -------------------------------------------------------------------------
+
+
+def _rss_kib(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+async def listing(backend: str, endpoints: Endpoints, count: int) -> dict[str, Any]:
+    from bucketry import create_storage
+
+    if backend == "memory":
+        storage = create_storage("memory://")
+        await asyncio.gather(*(storage.save(f"l/{i:07d}", b"x") for i in range(count)))
+    elif backend == "filesystem":
+        root = Path(endpoints.workdir) / "listing"
+        for directory in range(count // 1000 + 1):
+            (root / "l" / f"d{directory:04d}").mkdir(parents=True, exist_ok=True)
+        for index in range(count):
+            (root / "l" / f"d{index // 1000:04d}" / f"{index:07d}").write_bytes(b"x")
+        storage = create_storage("filesystem", location=str(root))
+    else:
+        fill = next(c for c in contenders(backend, endpoints) if c.kind == "raw")
+        async with fill:
+            limit = asyncio.Semaphore(CONCURRENCY[backend])
+
+            async def put(index: int) -> None:
+                async with limit:
+                    await fill.put(f"l/{index:07d}", b"x")
+
+            await asyncio.gather(*(put(index) for index in range(count)))
+        storage = next(c for c in contenders(backend, endpoints) if c.kind == "bucketry")._make()  # type: ignore[attr-defined]
+    async with storage:
+        baseline = _rss_kib("VmRSS")
+        Path("/proc/self/clear_refs").write_text("5")
+        started = time.perf_counter()
+        first = None
+        seen = 0
+        async for _ in storage.list("l"):
+            if first is None:
+                first = time.perf_counter() - started
+            seen += 1
+        total = time.perf_counter() - started
+        growth = (_rss_kib("VmHWM") - baseline) / 1024
+    assert seen == count, (backend, seen, count)
+    row = {
+        "backend": backend,
+        "objects": count,
+        "first_entry_s": first or 0.0,
+        "total_s": total,
+        "entries_per_s": count / total,
+        "peak_rss_growth_mib": growth,
+    }
+    print(
+        f"  {backend:10} {count} objects: first after {row['first_entry_s'] * 1000:.1f} ms, "
+        f"all in {total:.2f} s, +{growth:.1f} MiB",
+        flush=True,
+    )
+    return row
+
+
+# -- report --------------------------------------------------------------------------------------
+
+
+def markdown(results: dict[str, Any], arguments: argparse.Namespace) -> str:
+    lines = [
+        f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {os.cpu_count()} cores; "
+        f"{'quick' if arguments.quick else 'default'} sizes. Medians of {arguments.repeats} runs.",
+        "",
+    ]
+    if results.get("overhead"):
+        lines += [
+            f"**Small objects** (4 KiB put then get, {arguments.objects} objects, concurrency 32; "
+            "5 against the GCS emulator). *CPU ratio* = bucketry's client CPU per operation / "
+            "this contender's (below 1: bucketry uses less).",
+            "",
+            "| backend | contender | client CPU µs/op | ops/s (wall) | bucketry CPU ratio | bucketry wall ratio |",
+            "|---|---|---|---|---|---|",
+        ]
+        for row in results["overhead"]:
+            lines.append(
+                f"| {row['backend']} | {row['contender']}{' (raw SDK)' if row['kind'] == 'raw' else ''} "
+                f"| {row['cpu_us_per_op']:.0f} | {row['ops_per_s']:.0f} "
+                f"| {row['bucketry_cpu_ratio']:.2f} | {row['bucketry_wall_ratio']:.2f} |"
+            )
+        lines.append("")
+    if results.get("large"):
+        lines += [
+            f"**Large objects** ({arguments.large_mib} MiB async stream saved, then streamed back).",
+            "",
+            "| backend | upload MB/s | upload peak RSS growth MiB | download MB/s | download peak RSS growth MiB | vs raw os.write |",
+            "|---|---|---|---|---|---|",
+        ]
+        for row in results["large"]:
+            versus = f"{row['vs_raw_os']:.2f}" if "vs_raw_os" in row else ""
+            lines.append(
+                f"| {row['backend']} | {row['upload_mb_s']:.1f} | {row['upload_peak_rss_growth_mib']:.1f} "
+                f"| {row['download_mb_s']:.1f} | {row['download_peak_rss_growth_mib']:.1f} | {versus} |"
+            )
+        lines.append("")
+    if results.get("listing"):
+        lines += [
+            "**Listing** (`list()` streams pages; nothing is materialised).",
+            "",
+            "| backend | objects | first entry ms | total s | entries/s | peak RSS growth MiB |",
+            "|---|---|---|---|---|---|",
+        ]
+        for row in results["listing"]:
+            lines.append(
+                f"| {row['backend']} | {row['objects']} | {row['first_entry_s'] * 1000:.1f} "
+                f"| {row['total_s']:.2f} | {row['entries_per_s']:.0f} | {row['peak_rss_growth_mib']:.1f} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def chart(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = results.get("overhead") or []
+    if not rows:
+        return
+    backends = list(dict.fromkeys(row["backend"] for row in rows))
+    figure, axes = plt.subplots(1, len(backends), figsize=(4.2 * len(backends), 4.2), squeeze=False)
+    for axis, backend in zip(axes[0], backends, strict=True):
+        chosen = [row for row in rows if row["backend"] == backend]
+        colours = [
+            "#d62728" if r["kind"] == "bucketry" else "#1f77b4" if r["kind"] == "raw" else "#7f7f7f"
+            for r in chosen
+        ]
+        axis.barh(
+            [r["contender"] for r in chosen], [r["cpu_us_per_op"] for r in chosen], color=colours
+        )
+        axis.set_title(f"{backend}: client CPU µs per op")
+        axis.invert_yaxis()
+        axis.tick_params(axis="y", labelsize=8)
+    figure.suptitle("4 KiB put+get: bucketry (red), raw SDK (blue), peers (grey); lower is better")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+
+
+async def main_async(arguments: argparse.Namespace) -> dict[str, Any]:
+    results: dict[str, Any] = {"overhead": [], "large": [], "listing": []}
+    with (
+        tempfile.TemporaryDirectory(prefix="bucketry-bench-") as workdir,
+        emulators(arguments.backends, workdir) as endpoints,
+    ):
+        if "overhead" in arguments.scenarios:
+            print("small objects: bucketry, raw SDK and peers", flush=True)
+            for backend in arguments.backends:
+                results["overhead"] += await overhead(
+                    backend, endpoints, arguments.objects, arguments.repeats
+                )
+        if "large" in arguments.scenarios:
+            print(f"large objects: {arguments.large_mib} MiB", flush=True)
+            for backend in arguments.backends:
+                results["large"].append(await large(backend, endpoints, arguments.large_mib * MiB))
+        if "listing" in arguments.scenarios:
+            print("listing", flush=True)
+            for backend in ["memory", *arguments.backends]:
+                local = backend in ("memory", "filesystem")
+                count = arguments.list_local if local else arguments.list_remote
+                results["listing"].append(await listing(backend, endpoints, count))
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
+    parser.add_argument("--backends", nargs="+", choices=BACKENDS, default=BACKENDS)
+    parser.add_argument("--scenarios", nargs="+", choices=SCENARIOS, default=SCENARIOS)
+    arguments = parser.parse_args()
+    arguments.objects = 200 if arguments.quick else 1000
+    arguments.repeats = 3 if arguments.quick else 5
+    arguments.large_mib = 64 if arguments.quick else 1024
+    arguments.list_local = 10_000 if arguments.quick else 100_000
+    arguments.list_remote = 1_000 if arguments.quick else 10_000
+    started = time.perf_counter()
+    results = asyncio.run(main_async(arguments))
+    report = markdown(results, arguments)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "latest.md").write_text(report)
+    (RESULTS / "latest.json").write_text(json.dumps(results, indent=1))
+    chart(results, RESULTS / "latest.png")
+    print("\n" + report)
+    print(f"took {time.perf_counter() - started:.0f} s; wrote {RESULTS}/latest.md and latest.png")
+
+
+if __name__ == "__main__":
+    main()
