@@ -40,7 +40,7 @@ from bucketry import (
     UnavailableError,
     WriteOptions,
 )
-from bucketry.content import BytesReader, read_ahead
+from bucketry.content import read_ahead
 from bucketry.names import key_prefix, name_for_key
 from bucketry_gcs.errors import GCSResponseError, gcs_errors
 from bucketry_gcs.signing import load_private_key, local_signer, sign_url
@@ -244,8 +244,6 @@ class GCSStorage(Storage):
         """
 
         async def attempt() -> aiohttp.ClientResponse:
-            if isinstance(data, BytesReader):
-                data.seek(0)
             return await self._send(method, url, name, params, headers, data, ok, bucket_level)
 
         return await (self._retrying(attempt) if retry else attempt())
@@ -263,9 +261,8 @@ class GCSStorage(Storage):
     ) -> aiohttp.ClientResponse:
         assert self._session is not None, "connected before use by Storage._ensure_connected"
         all_headers = {**(await self._headers()), **(headers or {})}
-        if isinstance(data, BytesReader):
-            # A sized body: sent with Content-Length, read in small pieces, never copied whole.
-            all_headers["Content-Length"] = str(len(data))
+        # Bodies are bytes: aiohttp sends them as they are, with their Content-Length, and a retry
+        # sends the same object again. (A file-like body would be read through a thread pool.)
         with gcs_errors(self.bucket, name):
             response = await self._session.request(
                 method, url, params=params, headers=all_headers, data=data
@@ -367,7 +364,7 @@ class GCSStorage(Storage):
             f"{json.dumps(resource)}\r\n--{boundary}\r\n"
             f"Content-Type: {resource['contentType']}\r\n\r\n"
         ).encode()
-        body = BytesReader(head + data + f"\r\n--{boundary}--\r\n".encode())
+        body = head + data + f"\r\n--{boundary}--\r\n".encode()
         sent = _crc32c(data)
         attempts = 0
 
@@ -448,7 +445,7 @@ class GCSStorage(Storage):
             session_uri,
             name,
             headers={"Content-Range": span},
-            data=BytesReader(chunk),
+            data=chunk,
             ok=(200, 201, 308),
             retry=False,  # a resent chunk's fate is unknowable here; the save fails instead
         )
