@@ -354,7 +354,9 @@ def main() -> None:
     parser.add_argument("--backends", nargs="+", choices=BACKENDS, default=BACKENDS)
     parser.add_argument("--scenarios", nargs="+", choices=SCENARIOS, default=SCENARIOS)
     parser.add_argument(
-        "--large-mib", type=int, default=None,
+        "--large-mib",
+        type=int,
+        default=None,
         help="size of the large-object stream (default 512, quick 64; 1024 takes the emulators "
         "past 15 minutes: Azurite's ranged reads of a 1 GiB blob ran at 3.5 MB/s here)",
     )

@@ -491,6 +491,29 @@ class Storage:
                 continue
             return name
 
+    async def _create_recognising_own_write(
+        self, attempt: Callable[[], Awaitable[object]], holds: Callable[[], Awaitable[bool]]
+    ) -> None:
+        """Run a create-if-absent under the retry policy.
+
+        If an attempt's response was lost after the backend stored the object, the retry finds
+        the name taken. ``holds()`` then checks whether what is stored is what was sent (its ETag,
+        CRC32C or MD5); if so the create succeeded, and is not a clash with another writer.
+        """
+        attempts = 0
+
+        async def counted() -> object:
+            nonlocal attempts
+            attempts += 1
+            return await attempt()
+
+        try:
+            await self._retrying(counted)
+        except AlreadyExistsError:
+            if attempts > 1 and await holds():
+                return
+            raise
+
     async def _claim_name(self, name: str, options: WriteOptions) -> str:
         """Before a long upload that cannot change its name later, move off a taken name.
 

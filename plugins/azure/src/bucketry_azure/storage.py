@@ -32,7 +32,6 @@ from azure.storage.blob import (
 from azure.storage.blob.aio import BlobPrefix, BlobServiceClient, ContainerClient
 
 from bucketry import (
-    AlreadyExistsError,
     Capability,
     ConfigurationError,
     FileInfo,
@@ -287,27 +286,20 @@ class AzureStorage(Storage):
 
     async def _put(self, name: str, data: bytes, options: WriteOptions) -> None:
         blob = self._container.get_blob_client(self._key(name))
-        attempts = 0
 
         async def upload() -> Any:
-            nonlocal attempts
-            attempts += 1
-            return await blob.upload_blob(
-                data,
-                overwrite=options.overwrite,
-                content_settings=self._settings(name, options),
-                metadata=encode_header_metadata(options.metadata) or None,
-                validate_content=True,  # the service checks a Content-MD5 it is sent
-                max_concurrency=1,
-            )
+            with azure_errors(self.container, name):
+                return await blob.upload_blob(
+                    data,
+                    overwrite=options.overwrite,
+                    content_settings=self._settings(name, options),
+                    metadata=encode_header_metadata(options.metadata) or None,
+                    validate_content=True,  # the service checks a Content-MD5 it is sent
+                    max_concurrency=1,
+                )
 
-        try:
-            await self._request(name, upload)
-        except AlreadyExistsError:
-            # A retry after a lost response finds our own blob: that is success.
-            if attempts > 1 and await self._holds(name, hashlib.md5(data).digest()):
-                return
-            raise
+        md5 = hashlib.md5(data, usedforsecurity=False).digest()
+        await self._create_recognising_own_write(upload, lambda: self._holds(name, md5))
 
     async def _holds(self, name: str, md5: bytes) -> bool:
         blob = self._container.get_blob_client(self._key(name))

@@ -366,11 +366,8 @@ class GCSStorage(Storage):
         ).encode()
         body = head + data + f"\r\n--{boundary}--\r\n".encode()
         sent = _crc32c(data)
-        attempts = 0
 
         async def attempt() -> None:
-            nonlocal attempts
-            attempts += 1
             result = await self._json(
                 "POST",
                 self._upload_url(),
@@ -382,13 +379,7 @@ class GCSStorage(Storage):
             )
             await self._verify_upload(name, result, sent, resource)  # a mismatch is retried
 
-        try:
-            await self._retrying(attempt)
-        except AlreadyExistsError:
-            # A retry after a lost response finds our own object: that is success.
-            if attempts > 1 and await self._holds(name, sent):
-                return
-            raise
+        await self._create_recognising_own_write(attempt, lambda: self._holds(name, sent))
 
     async def _holds(self, name: str, crc32c: str) -> bool:
         try:

@@ -302,11 +302,8 @@ class S3Storage(Storage):
         if not options.overwrite:
             parameters["IfNoneMatch"] = "*"
         sent_md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
-        attempts = 0
 
         async def attempt() -> None:
-            nonlocal attempts
-            attempts += 1
             with s3_errors(self.bucket, name):
                 response = await self._client.put_object(
                     Bucket=self.bucket, Key=self._key(name), Body=data, **parameters
@@ -316,13 +313,7 @@ class S3Storage(Storage):
                 await self._remove_damaged(name, damaged)  # then the policy sends it again
                 raise IntegrityError(f"S3 received different bytes for {name!r} than were sent.")
 
-        try:
-            await self._retrying(attempt)
-        except AlreadyExistsError:
-            # A retry after a lost response finds our own object: that is success, not a clash.
-            if attempts > 1 and await self._holds(name, sent_md5):
-                return
-            raise
+        await self._create_recognising_own_write(attempt, lambda: self._holds(name, sent_md5))
 
     async def _holds(self, name: str, etag: str) -> bool:
         try:
