@@ -103,6 +103,15 @@ async def run_through_faults(
     async with make(upstream) as direct:
         await verify_survivors(direct, survivors, figures)
         await direct.delete_prefix(prefix)
+        orphans = 0
+        if isinstance(direct, S3Storage):
+            # Failed uploads are aborted; only a CreateMultipartUpload whose *answer* was lost
+            # leaves one whose id no client ever learned (a lifecycle rule clears those on AWS).
+            assert direct._client is not None
+            pending = await direct._client.list_multipart_uploads(
+                Bucket=direct.bucket, Prefix=prefix
+            )
+            orphans = len(pending.get("Uploads", []))
     seconds = time.monotonic() - started
     row = {
         "backend": name,
@@ -110,6 +119,7 @@ async def run_through_faults(
         "faults injected": sum(proxy.injected.values()),
         "requests through proxy": proxy.requests,
         "retries": retries.retries,
+        "unreachable multipart uploads (create answer lost)": orphans,
         "seconds": round(seconds, 1),
         "faults by kind": dict(proxy.injected),
         "errors raised": figures.errors,

@@ -76,8 +76,10 @@ def fetch(url: str) -> bytes:
         return bytes(response.read())
 
 
-def in_progress_uploads(s3_raw: Any, bucket: str) -> list[dict[str, Any]]:
-    return list(s3_raw.list_multipart_uploads(Bucket=bucket).get("Uploads", []))
+def in_progress_uploads(s3_raw: Any, bucket: str, prefix: str) -> list[dict[str, Any]]:
+    """This test's unfinished multipart uploads (other tests share the bucket)."""
+    response = s3_raw.list_multipart_uploads(Bucket=bucket, Prefix=prefix)
+    return list(response.get("Uploads", []))
 
 
 async def blocks(
@@ -103,7 +105,7 @@ class TestS3Specifics:
     async def test_failed_multipart_upload_is_aborted(self, s3: S3Storage, s3_raw: Any) -> None:
         with pytest.raises(RuntimeError, match="mid-upload"):
             await s3.save("fails.bin", blocks(16, fail_after=12))
-        assert in_progress_uploads(s3_raw, s3.bucket) == []
+        assert in_progress_uploads(s3_raw, s3.bucket, s3.prefix) == []
         assert not await s3.exists("fails.bin")
 
     async def test_cancelled_multipart_upload_is_aborted(self, s3: S3Storage, s3_raw: Any) -> None:
@@ -122,7 +124,7 @@ class TestS3Specifics:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        assert in_progress_uploads(s3_raw, s3.bucket) == []
+        assert in_progress_uploads(s3_raw, s3.bucket, s3.prefix) == []
         assert not await s3.exists("cancelled.bin")
 
     async def test_multipart_completion_is_conditional(self, s3: S3Storage, s3_raw: Any) -> None:
@@ -147,7 +149,7 @@ class TestS3Specifics:
         with pytest.raises(AlreadyExistsError, match="save it again"):
             await loser
         assert await s3.open("race.bin") == b"".join([chunk async for chunk in blocks(7)])
-        assert in_progress_uploads(s3_raw, s3.bucket) == []
+        assert in_progress_uploads(s3_raw, s3.bucket, s3.prefix) == []
 
     async def test_prefix_keeps_keys_apart(self, s3: S3Storage, s3_raw: Any) -> None:
         await s3.save("dir/file.txt", b"inside")

@@ -395,9 +395,10 @@ class S3Storage(Storage):
         return await upload_parts(chunks, self.part_size, self.max_concurrency, send)
 
     async def _abort(self, key: str, upload_id: str) -> None:
+        """Abort under the retry policy: an abort lost to one failure would leave billable parts."""
         with contextlib.suppress(Exception):
-            await self._client.abort_multipart_upload(
-                Bucket=self.bucket, Key=key, UploadId=upload_id
+            await self._request(
+                None, "abort_multipart_upload", Bucket=self.bucket, Key=key, UploadId=upload_id
             )
 
     # -- reading ---------------------------------------------------------------------------------
