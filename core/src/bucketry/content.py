@@ -215,17 +215,19 @@ async def _prepend(head: list[bytes], rest: AsyncIterator[bytes]) -> AsyncIterat
         yield chunk
 
 
-async def fixed_size_chunks(chunks: AsyncIterable[bytes], size: int) -> AsyncIterator[bytes]:
-    """Re-cut a stream into chunks of exactly ``size`` bytes (the last may be shorter).
+async def fixed_size_chunks(
+    chunks: AsyncIterable[bytes | bytearray], size: int
+) -> AsyncIterator[bytes]:
+    """Re-cut a stream into chunks of exactly ``size`` bytes (the last may be shorter, never empty).
 
-    Multipart and resumable uploads need parts of a fixed size; this holds at most one part plus one
-    incoming chunk in memory.
+    Resumable uploads need pieces of a fixed size; this holds at most one piece plus one incoming
+    chunk in memory, and copies each piece out of its buffer once.
     """
     buffer = bytearray()
     async for chunk in chunks:
         buffer += chunk
         while len(buffer) >= size:
-            yield bytes(buffer[:size])
+            yield bytes(memoryview(buffer)[:size])
             del buffer[:size]
     if buffer:
         yield bytes(buffer)

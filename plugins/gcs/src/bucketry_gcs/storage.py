@@ -40,7 +40,7 @@ from bucketry import (
     UnavailableError,
     WriteOptions,
 )
-from bucketry.content import read_ahead
+from bucketry.content import fixed_size_chunks, read_ahead
 from bucketry.names import key_prefix, name_for_key
 from bucketry_gcs.errors import GCSResponseError, gcs_errors
 from bucketry_gcs.signing import load_private_key, local_signer, sign_url
@@ -410,7 +410,7 @@ class GCSStorage(Storage):
             result: Any = None
             offset = 0
             pending: bytes | None = None
-            async for piece in _fixed(chunks, self.chunk_size):
+            async for piece in fixed_size_chunks(chunks, self.chunk_size):
                 if pending is not None:
                     await self._send_chunk(name, session_uri, pending, offset, None)
                     offset += len(pending)
@@ -651,16 +651,3 @@ def _hash_header(header: str, algorithm: str) -> str | None:
         if key == algorithm and value:
             return value
     return None
-
-
-async def _fixed(chunks: AsyncIterator[bytes | bytearray], size: int) -> AsyncIterator[bytes]:
-    """Re-cut a stream into ``size``-byte pieces (the last may be shorter, never empty)."""
-    buffer = bytearray()
-    async for chunk in chunks:
-        buffer += chunk
-        while len(buffer) >= size:
-            piece = bytes(memoryview(buffer)[:size])
-            del buffer[:size]
-            yield piece
-    if buffer:
-        yield bytes(buffer)
