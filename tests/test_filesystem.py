@@ -87,15 +87,39 @@ async def test_files_are_written_with_django_permissions(storage: FileSystemStor
     assert mode == 0o644
 
 
-async def test_no_temp_file_survives_a_failed_save(storage: FileSystemStorage) -> None:
+@pytest.mark.parametrize("chunk", [100, 1024 * 1024], ids=["small", "streamed"])
+async def test_a_failed_save_leaves_no_file_and_no_directory(
+    storage: FileSystemStorage, chunk: int
+) -> None:
     async def broken() -> AsyncIterator[bytes]:
-        yield b"x" * 100
+        yield b"x" * chunk
+        yield b"y" * chunk
         raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError):
-        await storage.save("dir/broken.bin", broken())
-    leftovers = [p for p in Path(storage.location).rglob("*") if p.is_file()]
-    assert leftovers == []
+        await storage.save("dir/sub/broken.bin", broken())
+    assert list(Path(storage.location).rglob("*")) == []
+
+
+async def test_a_too_long_name_is_refused_before_anything_is_created(
+    storage: FileSystemStorage,
+) -> None:
+    with pytest.raises(UnsafeNameError, match="longer than this file system allows"):
+        await storage.save("new-dir/" + "a" * 300, b"x")
+    assert not Path(storage.location, "new-dir").exists()
+    # The directory name is still free for a file: nothing was left behind to clash with it.
+    assert await storage.save("new-dir", b"x") == "new-dir"
+
+
+async def test_a_streamed_save_writes_every_chunk_in_order(storage: FileSystemStorage) -> None:
+    chunks = [bytes([index]) * (300 * 1024 + index) for index in range(12)]
+
+    async def source() -> AsyncIterator[bytes]:
+        for chunk in chunks:
+            yield chunk
+
+    name = await storage.save("big.bin", source())
+    assert Path(storage.path(name)).read_bytes() == b"".join(chunks)
 
 
 async def test_directory_and_file_names_clash_clearly(storage: FileSystemStorage) -> None:

@@ -185,9 +185,7 @@ class BytesReader(io.RawIOBase):
         return len(self._view)
 
 
-async def read_ahead(
-    chunks: AsyncIterator[bytes], limit: int
-) -> bytes | AsyncIterator[bytes | bytearray]:
+async def read_ahead(chunks: AsyncIterator[bytes], limit: int) -> bytes | AsyncIterator[bytes]:
     """All of the content as ``bytes`` if it is at most ``limit`` bytes; else a stream of all of it.
 
     Object stores take small content in one request and large content in parts; this reads just

@@ -105,6 +105,7 @@ class FileSystemStorage(Storage):
         self.directory_permissions_mode = directory_permissions_mode
         self.fsync = fsync
         self._root = os.path.realpath(self.location)
+        self._name_max = _name_max(self._root)
 
     @classmethod
     def from_url(cls, url: str) -> Self:
@@ -122,6 +123,12 @@ class FileSystemStorage(Storage):
         """The absolute path for ``name``, refusing anything that resolves outside the root."""
         if any(segment.startswith(TEMP_PREFIX) for segment in name.split("/")):
             raise UnsafeNameError(f"Names starting with {TEMP_PREFIX!r} are reserved: {name!r}.")
+        too_long = next((s for s in name.split("/") if len(os.fsencode(s)) > self._name_max), None)
+        if too_long is not None:
+            raise UnsafeNameError(
+                f"{name!r} has a segment longer than this file system allows "
+                f"({self._name_max} bytes): {too_long[:40]!r}...; use a shorter name."
+            )
         path = os.path.join(self._root, name)
         if not self._inside_root(os.path.realpath(path)):
             raise UnsafeNameError(
@@ -149,25 +156,52 @@ class FileSystemStorage(Storage):
         fd, temp = await self._run(name, lambda: self._open_temp(os.path.dirname(path)))
         try:
             with os.fdopen(fd, "wb") as file:
-                async for chunk in content:
-                    await self._run(name, lambda chunk=chunk: file.write(chunk))  # type: ignore[misc]
-                await self._run(name, lambda: self._finish_file(file.fileno()))
+                await self._write_overlapped(name, file, content)
+                await self._run(name, lambda: self._finish_file(file))
             return await self._run(name, lambda: self._commit(temp, name, options))
         except BaseException:
-            # Runs on cancellation too; unlink is one quick syscall, so it is done inline.
+            # Runs on cancellation too; unlink and rmdir are quick syscalls, so done inline.
             _remove_quietly(temp)
+            self._prune(os.path.dirname(temp))
             raise
+
+    async def _write_overlapped(self, name: str, file: Any, chunks: AsyncIterator[bytes]) -> None:
+        """Write each chunk in a worker thread while the caller produces the next one.
+
+        Awaiting each write before asking for the next chunk leaves the disk idle while the
+        producer works (a request body arriving, a hash being taken) and the producer idle while
+        the disk works; overlapping them hides the cheaper of the two. Memory stays two chunks.
+        The chunks are immutable ``bytes`` (``ContentSource`` copies mutable ones), so running
+        ahead cannot change what is being written. If the producer fails or the save is
+        cancelled, closing the buffered file waits for the write in flight (the file holds a
+        lock while writing), and a write not yet started finds the file closed.
+        """
+        loop = asyncio.get_running_loop()
+        writing: asyncio.Future[int] | None = None
+        try:
+            async for chunk in chunks:
+                if writing is not None:
+                    await writing
+                writing = loop.run_in_executor(None, file.write, chunk)
+            if writing is not None:
+                await writing
+        except OSError as exc:
+            raise _translate(exc, name) from exc
+        finally:
+            if writing is not None and not writing.done():
+                # Abandoned: its outcome no longer matters, but must not be logged as unread.
+                writing.add_done_callback(lambda done: done.cancelled() or done.exception())
 
     def _write_small(self, name: str, data: bytes, options: WriteOptions) -> str:
         fd, temp = self._open_temp(os.path.dirname(self._path(name)))
         try:
             with os.fdopen(fd, "wb") as file:
                 file.write(data)
-                file.flush()
-                self._finish_file(file.fileno())
+                self._finish_file(file)
             return self._commit(temp, name, options)
         except BaseException:
             _remove_quietly(temp)
+            self._prune(os.path.dirname(temp))
             raise
 
     def _open_temp(self, directory: str) -> tuple[int, str]:
@@ -190,11 +224,13 @@ class FileSystemStorage(Storage):
         finally:
             os.umask(old_umask)
 
-    def _finish_file(self, fd: int) -> None:
+    def _finish_file(self, file: Any) -> None:
+        """Flush what the file object still buffers, set the mode, and make it durable."""
+        file.flush()
         if self.file_permissions_mode is not None:
-            os.fchmod(fd, self.file_permissions_mode)
+            os.fchmod(file.fileno(), self.file_permissions_mode)
         if self.fsync:
-            os.fsync(fd)
+            os.fsync(file.fileno())
 
     def _commit(self, temp: str, name: str, options: WriteOptions) -> str:
         while True:
@@ -302,11 +338,11 @@ class FileSystemStorage(Storage):
             try:
                 with os.fdopen(fd, "wb") as target, open(source, "rb") as origin:
                     shutil.copyfileobj(origin, target)  # uses the kernel's copy where it can
-                    target.flush()
-                    self._finish_file(target.fileno())
+                    self._finish_file(target)
                 self._commit(temp, dst, WriteOptions(overwrite=overwrite))
             except BaseException:
                 _remove_quietly(temp)
+                self._prune(os.path.dirname(temp))
                 raise
 
         await self._run(src, copy)
@@ -415,6 +451,23 @@ class FileSystemStorage(Storage):
             return removed
 
         return await self._run(".", sweep)
+
+
+def _name_max(root: str) -> int:
+    """The longest file name, in bytes, the file system under ``root`` takes (255 on most).
+
+    Checked before anything touches the disk, so a too-long name creates no directories."""
+    directory = root
+    while True:
+        try:
+            return os.pathconf(directory, "PC_NAME_MAX")
+        except FileNotFoundError:
+            parent = os.path.dirname(directory)
+            if parent == directory:
+                return 255
+            directory = parent
+        except (OSError, ValueError):
+            return 255
 
 
 def _mkstemp(directory: str) -> tuple[int, str]:
