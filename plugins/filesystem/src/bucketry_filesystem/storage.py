@@ -236,9 +236,7 @@ class FileSystemStorage(Storage):
         while True:
             path = self._path(name)
             if options.overwrite:
-                if os.path.isdir(path):
-                    raise IsADirectoryError(errno.EISDIR, "is a directory", path)
-                os.replace(temp, path)
+                os.replace(temp, path)  # over a directory: rename(2) fails with EISDIR
                 break
             try:
                 os.link(temp, path)
@@ -258,16 +256,21 @@ class FileSystemStorage(Storage):
     async def _stream(
         self, name: str, start: int, end: int | None, chunk_size: int
     ) -> AsyncIterator[bytes]:
-        def open_at_start() -> tuple[Any, bytes | None]:
+        def open_at_start() -> tuple[Any, bytes]:
             path = self._path(name)
-            if os.path.isdir(path):
-                raise FileNotFoundError(errno.ENOENT, "a directory, not a file", name)
-            opened = open(path, "rb")  # noqa: SIM115 (closed below)
             try:
+                opened = open(path, "rb")  # noqa: SIM115 (closed below, or here once all is read)
+            except IsADirectoryError:
+                raise FileNotFoundError(errno.ENOENT, "a directory, not a file", name) from None
+            try:
+                size = os.fstat(opened.fileno()).st_size
+                last = size if end is None else min(size, end)
                 opened.seek(start)
-                wanted = chunk_size if end is None else min(chunk_size, max(0, end - start))
-                # A small file (or range) is read on the same trip to the worker thread.
-                first = opened.read(wanted)
+                # A small file (or range) is read, and closed, on the same trip to the worker
+                # thread; the read is sized to what is there, not to the chunk size.
+                first = opened.read(max(0, min(chunk_size, last - start)))
+                if start + len(first) >= last:
+                    opened.close()
             except BaseException:
                 opened.close()
                 raise
@@ -275,14 +278,11 @@ class FileSystemStorage(Storage):
 
         file, first = await self._run(name, open_at_start)
         try:
-            if first is not None:
-                if end is not None:
-                    first = first[: max(0, end - start)]
-                if first:
-                    yield first
-                start += len(first)
-                if len(first) < chunk_size or (end is not None and start >= end):
-                    return
+            if first:
+                yield first
+            start += len(first)
+            if file.closed or (end is not None and start >= end):
+                return
             remaining = None if end is None else max(0, end - start)  # after the first read
             while remaining is None or remaining > 0:
                 size = chunk_size if remaining is None else min(chunk_size, remaining)
