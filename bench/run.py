@@ -1,8 +1,8 @@
 """bucketry against the raw SDKs and its peers, on the same emulators, in one run.
 
-    python3 -m uv run --group bench python bench/run.py            # default sizes (< 15 min)
-    python3 -m uv run --group bench python bench/run.py --quick    # a smoke run (< 2 min)
-    ... --backends s3 filesystem --scenarios overhead listing
+    python3 -m uv run --all-packages --all-extras --group bench python bench/run.py  # < 15 min
+    ... bench/run.py --quick                                     # a smoke run, < 2 min
+    ... bench/run.py --backends s3 filesystem --scenarios overhead listing
 
 Emulators run in their own processes, so their CPU is not counted as the client's. Wall time on
 an emulator measures the emulator (moto saturates one core near 400 requests/s); client CPU time
