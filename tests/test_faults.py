@@ -173,3 +173,50 @@ async def test_azure_survives_faults(azurite_connection_string: str, azure_conta
         "azure",
         large_size=MiB,
     )
+
+
+@pytest.fixture
+def backend_under_test(
+    request: pytest.FixtureRequest,
+) -> tuple[str, str, Callable[[str], Storage]]:
+    """(dialect, upstream, make) for the cloud backend named by the test's parameter."""
+    name = request.param
+    if name == "s3":
+        endpoint, bucket = (request.getfixturevalue(f) for f in ("moto_endpoint", "s3_bucket"))
+        return "s3", endpoint, lambda url: s3(url, bucket)
+    if name == "gcs":
+        endpoint, bucket = (request.getfixturevalue(f) for f in ("gcs_endpoint", "gcs_bucket"))
+        return "gcs", endpoint, lambda url: gcs(url, bucket)
+    connection = request.getfixturevalue("azurite_connection_string")
+    container = request.getfixturevalue("azure_container")
+    upstream = connection.split("BlobEndpoint=")[1].split(";")[0].rsplit("/", 1)[0]
+    return "azure", upstream, lambda url: azure(url, container, connection)
+
+
+@pytest.mark.parametrize("backend_under_test", ["s3", "gcs", "azure"], indirect=True)
+@pytest.mark.parametrize("operation", ["save", "create", "open", "stat", "delete"])
+async def test_a_failing_request_is_sent_exactly_the_policys_attempts(
+    backend_under_test: tuple[str, str, Callable[[str], Storage]], operation: str
+) -> None:
+    """Retries do not nest: with every answer a 503 and three attempts allowed, each operation
+    sends its request three times, then raises UnavailableError (nine would mean a retried call
+    inside a retried call, which also hides a lost create's own write from the outer loop)."""
+    from bucketry import UnavailableError
+
+    dialect, upstream, make = backend_under_test
+    plan = FaultPlan(rate=1.0, weights={"error": 1.0}, dialect=dialect, seed=1)
+    async with FaultProxy(upstream, plan) as proxy:
+        storage = make(proxy.url)
+        storage.retry = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.001)
+        calls = {
+            "save": lambda: storage.save("retries/a.txt", b"x", overwrite=True),
+            "create": lambda: storage.save("retries/b.txt", b"x"),
+            "open": lambda: storage.open("retries/a.txt"),
+            "stat": lambda: storage.stat("retries/a.txt"),
+            "delete": lambda: storage.delete("retries/a.txt"),
+        }
+        async with storage:
+            proxy.requests = 0
+            with pytest.raises(UnavailableError):
+                await calls[operation]()
+    assert proxy.requests == 3

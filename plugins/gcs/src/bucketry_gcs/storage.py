@@ -280,9 +280,14 @@ class GCSStorage(Storage):
         url: str,
         name: str | None,
         parse: Callable[[Any], Any] | None = None,
+        retry: bool = True,
         **kwargs: Any,
     ) -> Any:
-        """A request whose JSON answer is read, and parsed, inside the same retried attempt."""
+        """A request whose JSON answer is read, and parsed, inside the same retried attempt.
+
+        ``retry=False`` when the caller runs it inside an attempt of its own: retries must not
+        nest (they multiply, and an inner retry would hide a lost create from the outer one).
+        """
 
         async def attempt() -> Any:
             response = await self._request(method, url, name, retry=False, **kwargs)
@@ -297,7 +302,7 @@ class GCSStorage(Storage):
                             f"GCS sent an unreadable answer for {name or self.bucket!r}."
                         ) from None
 
-        return await self._retrying(attempt)
+        return await (self._retrying(attempt) if retry else attempt())
 
     # -- keys and URLs ---------------------------------------------------------------------------
 
@@ -376,6 +381,7 @@ class GCSStorage(Storage):
                 headers={"Content-Type": f"multipart/related; boundary={boundary}"},
                 data=body,
                 bucket_level=True,
+                retry=False,  # this attempt is the retried unit
             )
             await self._verify_upload(name, result, sent, resource)  # a mismatch is retried
 

@@ -187,7 +187,7 @@ class S3Storage(Storage):
             "s3": s3,
             "max_pool_connections": self.max_pool_connections,
             # bucketry's RetryPolicy retries; the SDK's own retries would multiply with it.
-            "retries": {"mode": "standard", "max_attempts": 1},
+            "retries": {"mode": "standard", "total_max_attempts": 1},
             "connect_timeout": self.connect_timeout,
             "read_timeout": self.read_timeout,
         }
