@@ -7,6 +7,7 @@ emulator in the same run.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -69,6 +70,9 @@ class Bucketry(Contender):
 
 
 class RawS3(Contender):
+    """The requests bucketry's S3 backend makes, made by hand: a content type on the PUT and the
+    MD5 of the body compared with the ETag S3 returns; a CRC-checked (``ChecksumMode``) GET."""
+
     name, kind = "aioboto3", "raw"
 
     def __init__(self, endpoint: str) -> None:
@@ -94,10 +98,14 @@ class RawS3(Contender):
         await self._context.__aexit__(None, None, None)
 
     async def put(self, key: str, data: bytes) -> None:
-        await self.client.put_object(Bucket="bench", Key=key, Body=data)
+        response = await self.client.put_object(
+            Bucket="bench", Key=key, Body=data, ContentType="application/octet-stream"
+        )
+        if response["ETag"].strip('"') != hashlib.md5(data, usedforsecurity=False).hexdigest():
+            raise RuntimeError("damaged upload")
 
     async def get(self, key: str) -> bytes:
-        response = await self.client.get_object(Bucket="bench", Key=key)
+        response = await self.client.get_object(Bucket="bench", Key=key, ChecksumMode="ENABLED")
         async with response["Body"] as body:
             return bytes(await body.read())
 
@@ -163,6 +171,10 @@ class Obstore(Contender):
 
 
 class RawGCS(Contender):
+    """gcloud-aio-storage with the check bucketry makes on an upload: the CRC32C GCS reports
+    against the one of the bytes sent. (bucketry also checks downloads; this client's download
+    returns no headers to check against.)"""
+
     name, kind = "gcloud-aio-storage", "raw"
 
     def __init__(self, endpoint: str) -> None:
@@ -182,7 +194,16 @@ class RawGCS(Contender):
         os.environ.pop("STORAGE_EMULATOR_HOST", None)
 
     async def put(self, key: str, data: bytes) -> None:
-        await self.storage.upload("bench", key, data)
+        import base64
+
+        import google_crc32c
+
+        response = await self.storage.upload(
+            "bench", key, data, content_type="application/octet-stream"
+        )
+        sent = base64.b64encode(google_crc32c.value(data).to_bytes(4, "big")).decode()
+        if response.get("crc32c") not in (None, sent):
+            raise RuntimeError("damaged upload")
 
     async def get(self, key: str) -> bytes:
         return bytes(await self.storage.download("bench", key))
@@ -218,6 +239,9 @@ class Gcsfs(Contender):
 
 
 class RawAzure(Contender):
+    """The requests bucketry's Azure backend makes: a content type, and a Content-MD5 both ways
+    (``validate_content``), which the SDK computes and checks."""
+
     name, kind = "azure-storage-blob aio", "raw"
 
     def __init__(self, connection_string: str) -> None:
@@ -233,10 +257,19 @@ class RawAzure(Contender):
         await self.client.close()
 
     async def put(self, key: str, data: bytes) -> None:
-        await self.client.upload_blob(key, data, overwrite=True)
+        from azure.storage.blob import ContentSettings
+
+        await self.client.upload_blob(
+            key,
+            data,
+            overwrite=True,
+            content_settings=ContentSettings(content_type="application/octet-stream"),
+            validate_content=True,
+            max_concurrency=1,
+        )
 
     async def get(self, key: str) -> bytes:
-        downloader = await self.client.download_blob(key)
+        downloader = await self.client.download_blob(key, validate_content=True)
         return bytes(await downloader.readall())
 
 
