@@ -171,8 +171,8 @@ class Obstore(Contender):
 
 
 class RawGCS(Contender):
-    """gcloud-aio-storage with the check bucketry makes on an upload: the CRC32C GCS reports
-    against the one of the bytes sent. (bucketry also checks downloads; this client's download
+    """gcloud-aio-storage making bucketry's requests: a multipart upload whose CRC32C, as GCS
+    reports it, is checked against the bytes sent. (bucketry also checks downloads; this client's download
     returns no headers to check against.)"""
 
     name, kind = "gcloud-aio-storage", "raw"
@@ -198,8 +198,13 @@ class RawGCS(Contender):
 
         import google_crc32c
 
+        # A resource makes it the multipart (JSON resource + media) upload bucketry sends.
         response = await self.storage.upload(
-            "bench", key, data, content_type="application/octet-stream"
+            "bench",
+            key,
+            data,
+            content_type="application/octet-stream",
+            metadata={"contentType": "application/octet-stream"},
         )
         sent = base64.b64encode(google_crc32c.value(data).to_bytes(4, "big")).decode()
         if response.get("crc32c") not in (None, sent):
