@@ -160,6 +160,7 @@ async def test_gcs_survives_faults(gcs_endpoint: str, gcs_bucket: str) -> None:
         "gcs",
         large_size=600 * KiB,
         unverifiable_range_reads=True,
+        unverifiable_metadata=True,
         concurrency=5,
     )
 

@@ -263,6 +263,36 @@ class TestGCSSpecifics:
             proxy.transform = None
             assert await storage.open("file.bin") == b"precious bytes" * 1000
 
+    @pytest.mark.parametrize(
+        "damage",
+        [
+            (b'"name": "', b'"name": "x'),  # an answer about another object
+            (b'"size"', b'"sizf"'),  # a size that is no longer there
+        ],
+        ids=["name", "size-key"],
+    )
+    async def test_damaged_stat_answer_is_asked_again(
+        self, proxy: RecordingProxy, gcs_bucket: str, damage: tuple[bytes, bytes]
+    ) -> None:
+        """A stat answer is JSON with no checksum: what can be checked (it names the object
+        asked about, it has a size) is, and an answer that fails is retried, not believed."""
+        async with make_storage(proxy.url, gcs_bucket, prefix="tamper-stat") as storage:
+            await storage.save("file.bin", b"x" * 1234, overwrite=True)
+            damaged = []
+
+            def once(record: Recorded, body: bytes) -> bytes:
+                looked_up = record.method == "GET" and "alt=media" not in record.path_qs
+                if looked_up and not damaged and damage[0] in body.replace(b'":"', b'": "'):
+                    damaged.append(record)
+                    return body.replace(b'":"', b'": "').replace(*damage, 1)
+                return body
+
+            proxy.transform = once
+            info = await storage.stat("file.bin")
+            assert damaged, "the proxy changed one answer"
+            assert (info.name, info.size) == ("file.bin", 1234)
+            assert storage.retry_stats.retries == 1
+
     async def test_cancelled_resumable_upload_closes_its_session(
         self, proxy: RecordingProxy, gcs_bucket: str
     ) -> None:

@@ -74,13 +74,16 @@ async def mixed_workload(
     seed: int = 0,
     unverifiable_range_reads: bool = False,
     unverifiable_above: int | None = None,
+    unverifiable_metadata: bool = False,
 ) -> tuple[Figures, dict[str, bytes]]:
     """Run ``operations`` mixed calls; return the figures and the files that must survive.
 
     ``unverifiable_range_reads``: the protocol gives range reads no checksum (S3, GCS), so a byte
     flipped in transit cannot be caught by any client; such corruptions are counted apart, as are
     whole reads of objects over ``unverifiable_above`` bytes (S3 multipart objects, whose ETag is
-    not an MD5 and whose stored checksum covers parts, not the object).
+    not an MD5 and whose stored checksum covers parts, not the object). ``unverifiable_metadata``:
+    ``stat`` answers with a body no checksum covers (GCS's JSON API; S3 and Azure answer in
+    headers, which the proxy does not change), so a flipped digit in a size is counted apart too.
     """
     rng = random.Random(seed)
     figures = Figures()
@@ -146,7 +149,10 @@ async def mixed_workload(
                 size = len(model.files[target])
                 info = await storage.stat(target)
                 if info.size != size:
-                    _count(figures, "stat")
+                    if unverifiable_metadata:
+                        figures.unverifiable_corruptions += 1
+                    else:
+                        _count(figures, "stat")
             elif op == "list":
                 names = [info.name async for info in storage.list(prefix)]
                 settled = {n for n in model.files if n not in model.uncertain}

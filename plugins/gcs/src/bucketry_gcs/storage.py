@@ -335,7 +335,7 @@ class GCSStorage(Storage):
         updated = item.get("updated")
         return FileInfo(
             name=name,
-            size=int(item.get("size", 0)),  # GCS sends sizes as strings
+            size=int(item["size"]),  # a string; required: a damaged key is a damaged answer
             etag=item.get("etag"),
             content_type=item.get("contentType"),
             last_modified=datetime.fromisoformat(updated.replace("Z", "+00:00"))
@@ -540,12 +540,16 @@ class GCSStorage(Storage):
                 )
 
     async def _stat(self, name: str) -> FileInfo:
-        info: FileInfo = await self._json(
-            "GET",
-            self._object_url(self._key(name)),
-            name,
-            parse=lambda item: self._info(name, item),
-        )
+        key = self._key(name)
+
+        def parse(item: Mapping[str, Any]) -> FileInfo:
+            # The JSON answer carries no checksum; an answer about another name, or without a
+            # size, was damaged in transit and is asked again (``_json`` retries a ValueError).
+            if item["name"] != key:
+                raise ValueError(f"the answer describes {item['name']!r}")
+            return self._info(name, item)
+
+        info: FileInfo = await self._json("GET", self._object_url(key), name, parse=parse)
         return info
 
     # -- deleting, copying -----------------------------------------------------------------------
