@@ -190,3 +190,37 @@ async def test_no_name_reaches_outside_the_root(tmp_path: Path) -> None:
 
     await asyncio.to_thread(never_outside)
     await storage.aclose()
+
+
+async def test_a_cancelled_streamed_save_leaves_nothing_and_logs_nothing(
+    storage: FileSystemStorage,
+) -> None:
+    """Cancelled while its worker thread may still be writing: the temp file and its new
+    directories go, and no abandoned write surfaces later as an unread exception."""
+    import asyncio
+    import gc
+
+    reported: list[dict[str, object]] = []
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda _, context: reported.append(context))
+    started = asyncio.Event()
+
+    async def source() -> AsyncIterator[bytes]:
+        for _ in range(3):
+            yield b"x" * (1024 * 1024)
+        started.set()
+        await asyncio.sleep(3600)
+        yield b"never"
+
+    try:
+        task = asyncio.ensure_future(storage.save("deep/dir/big.bin", source()))
+        await asyncio.wait_for(started.wait(), 30)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await asyncio.sleep(0.1)  # let any abandoned write finish and report
+        gc.collect()
+        assert list(Path(storage.location).rglob("*")) == []
+        assert reported == []
+    finally:
+        loop.set_exception_handler(None)
