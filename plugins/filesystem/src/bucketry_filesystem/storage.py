@@ -121,14 +121,16 @@ class FileSystemStorage(Storage):
 
     def _path(self, name: str) -> str:
         """The absolute path for ``name``, refusing anything that resolves outside the root."""
-        if any(segment.startswith(TEMP_PREFIX) for segment in name.split("/")):
-            raise UnsafeNameError(f"Names starting with {TEMP_PREFIX!r} are reserved: {name!r}.")
-        too_long = next((s for s in name.split("/") if len(os.fsencode(s)) > self._name_max), None)
-        if too_long is not None:
-            raise UnsafeNameError(
-                f"{name!r} has a segment longer than this file system allows "
-                f"({self._name_max} bytes): {too_long[:40]!r}...; use a shorter name."
-            )
+        for segment in name.split("/"):
+            if segment.startswith(TEMP_PREFIX):
+                raise UnsafeNameError(
+                    f"Names starting with {TEMP_PREFIX!r} are reserved: {name!r}."
+                )
+            if len(os.fsencode(segment)) > self._name_max:
+                raise UnsafeNameError(
+                    f"{name!r} has a segment longer than this file system allows "
+                    f"({self._name_max} bytes): {segment[:40]!r}...; use a shorter name."
+                )
         path = os.path.join(self._root, name)
         if not self._inside_root(os.path.realpath(path)):
             raise UnsafeNameError(
@@ -161,8 +163,7 @@ class FileSystemStorage(Storage):
             return await self._run(name, lambda: self._commit(temp, name, options))
         except BaseException:
             # Runs on cancellation too; unlink and rmdir are quick syscalls, so done inline.
-            _remove_quietly(temp)
-            self._prune(os.path.dirname(temp))
+            self._discard_temp(temp)
             raise
 
     async def _write_overlapped(self, name: str, file: Any, chunks: AsyncIterator[bytes]) -> None:
@@ -200,8 +201,7 @@ class FileSystemStorage(Storage):
                 self._finish_file(file)
             return self._commit(temp, name, options)
         except BaseException:
-            _remove_quietly(temp)
-            self._prune(os.path.dirname(temp))
+            self._discard_temp(temp)
             raise
 
     def _open_temp(self, directory: str) -> tuple[int, str]:
@@ -223,6 +223,12 @@ class FileSystemStorage(Storage):
             os.makedirs(directory, self.directory_permissions_mode, exist_ok=True)
         finally:
             os.umask(old_umask)
+
+    def _discard_temp(self, temp: str) -> None:
+        """After a failed write: remove its temp file and any directory left empty by it."""
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        self._prune(os.path.dirname(temp))
 
     def _finish_file(self, file: Any) -> None:
         """Flush what the file object still buffers, set the mode, and make it durable."""
@@ -341,8 +347,7 @@ class FileSystemStorage(Storage):
                     self._finish_file(target)
                 self._commit(temp, dst, WriteOptions(overwrite=overwrite))
             except BaseException:
-                _remove_quietly(temp)
-                self._prune(os.path.dirname(temp))
+                self._discard_temp(temp)
                 raise
 
         await self._run(src, copy)
@@ -472,11 +477,6 @@ def _name_max(root: str) -> int:
 
 def _mkstemp(directory: str) -> tuple[int, str]:
     return tempfile.mkstemp(prefix=TEMP_PREFIX, dir=directory)
-
-
-def _remove_quietly(path: str) -> None:
-    with contextlib.suppress(OSError):
-        os.unlink(path)
 
 
 def _info(name: str, result: os.stat_result) -> FileInfo:
