@@ -376,15 +376,7 @@ class AzureStorage(Storage):
 
     async def _stat(self, name: str) -> FileInfo:
         blob = self._container.get_blob_client(self._key(name))
-        properties = await self._request(name, blob.get_blob_properties)
-        return FileInfo(
-            name=name,
-            size=int(properties.size),
-            etag=str(properties.etag or "").strip('"') or None,
-            content_type=properties.content_settings.content_type,
-            last_modified=properties.last_modified,
-            metadata=decode_header_metadata(properties.metadata or {}),
-        )
+        return _info(name, await self._request(name, blob.get_blob_properties))
 
     # -- deleting, copying -----------------------------------------------------------------------
 
@@ -493,14 +485,7 @@ class AzureStorage(Storage):
         name = self._name(item.name)
         if name is None:
             return None
-        return FileInfo(
-            name=name,
-            size=int(item.size),
-            etag=str(item.etag or "").strip('"') or None,
-            content_type=item.content_settings.content_type,
-            last_modified=item.last_modified,
-            metadata=decode_header_metadata(item.metadata or {}),
-        )
+        return _info(name, item)
 
     # -- addresses -------------------------------------------------------------------------------
 
@@ -562,3 +547,15 @@ class AzureStorage(Storage):
         shown = super()._repr_options()
         shown.pop("credential", None)  # objects may print their own secrets
         return shown
+
+
+def _info(name: str, properties: Any) -> FileInfo:
+    """A ``FileInfo`` from blob properties, as a properties call and a listing both return them."""
+    return FileInfo(
+        name=name,
+        size=int(properties.size),
+        etag=str(properties.etag or "").strip('"') or None,
+        content_type=properties.content_settings.content_type,
+        last_modified=properties.last_modified,
+        metadata=decode_header_metadata(properties.metadata or {}),
+    )
