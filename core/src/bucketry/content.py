@@ -21,6 +21,7 @@ __all__ = [
     "BytesReader",
     "Content",
     "ContentSource",
+    "SeekableReader",
     "fixed_size_chunks",
     "read_ahead",
 ]
@@ -141,17 +142,15 @@ def _as_bytes(chunk: Any) -> bytes:
     )
 
 
-class BytesReader(io.RawIOBase):
-    """A seekable, read-only file over a bytes-like object, without copying it.
+class SeekableReader(io.RawIOBase):
+    """A read-only raw file of known size that can seek anywhere; subclasses supply ``readinto``.
 
-    HTTP clients copy a ``bytes`` or ``BytesIO`` body whole before sending it (aiohttp does), but
-    stream a plain file object in small reads; handing them this keeps an upload's memory at the
-    one buffer the caller already holds. Seekable, so SDK retries can send it again.
+    The position may pass the end (reads there return nothing), as with a real file.
     """
 
-    def __init__(self, data: bytes | bytearray | memoryview) -> None:
+    def __init__(self, size: int) -> None:
         super().__init__()
-        self._view = memoryview(data).cast("B")
+        self._size = size
         self._position = 0
 
     def readable(self) -> bool:
@@ -164,9 +163,22 @@ class BytesReader(io.RawIOBase):
         return self._position
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: len(self._view)}
-        self._position = max(0, base[whence] + offset)
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._size}[whence]
+        self._position = max(0, base + offset)
         return self._position
+
+
+class BytesReader(SeekableReader):
+    """A seekable, read-only file over a bytes-like object, without copying it.
+
+    HTTP clients copy a ``bytes`` or ``BytesIO`` body whole before sending it (aiohttp does), but
+    stream a plain file object in small reads; handing them this keeps an upload's memory at the
+    one buffer the caller already holds. Seekable, so SDK retries can send it again.
+    """
+
+    def __init__(self, data: bytes | bytearray | memoryview) -> None:
+        self._view = memoryview(data).cast("B")
+        super().__init__(len(self._view))
 
     def readinto(self, buffer: Any) -> int:
         target = memoryview(buffer).cast("B")

@@ -8,12 +8,14 @@ from typing import Any
 
 from django.core.files.base import File
 
+from bucketry.content import SeekableReader
+
 __all__ = ["RangeReader", "StreamingFile"]
 
 READ_AHEAD = 1024 * 1024
 
 
-class RangeReader(io.RawIOBase):
+class RangeReader(SeekableReader):
     """A seekable, read-only file whose reads become ranged reads of the storage.
 
     ``fetch(start, end)`` returns those bytes of the file; each call is one request, of at least
@@ -23,27 +25,11 @@ class RangeReader(io.RawIOBase):
     def __init__(
         self, size: int, fetch: Callable[[int, int], bytes], read_ahead: int = READ_AHEAD
     ) -> None:
-        super().__init__()
-        self._size = size
+        super().__init__(size)
         self._fetch = fetch
         self._read_ahead = read_ahead
-        self._position = 0
         self._buffer = b""
         self._buffer_start = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._position
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._size}[whence]
-        self._position = max(0, base + offset)
-        return self._position
 
     def readinto(self, buffer: Any) -> int:
         target = memoryview(buffer).cast("B")
