@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from large_upload_rss import moto_process
+from large_upload_rss import create_bench_bucket, moto_process
 
 MiB = 1024 * 1024
 
@@ -50,15 +50,7 @@ def main() -> None:
         "AWS_DEFAULT_REGION": "us-east-1",
     }
     with tempfile.TemporaryDirectory() as workdir, moto_process() as endpoint:
-        import boto3
-
-        boto3.client(
-            "s3",
-            endpoint_url=endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="bench",
-            aws_secret_access_key="bench",
-        ).create_bucket(Bucket="bench")
+        create_bench_bucket("s3", endpoint)
         small, big = Path(workdir, "small.bin"), Path(workdir, "big.bin")
         small.write_bytes(os.urandom(1024))
         block = os.urandom(MiB)

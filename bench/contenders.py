@@ -110,7 +110,19 @@ class RawS3(Contender):
             return bytes(await body.read())
 
 
-class S3fs(Contender):
+class Fsspec(Contender):
+    """A peer built on an fsspec async file system: the same two calls for each of them."""
+
+    fs: Any
+
+    async def put(self, key: str, data: bytes) -> None:
+        await self.fs._pipe_file(f"bench/{key}", data)
+
+    async def get(self, key: str) -> bytes:
+        return bytes(await self.fs._cat_file(f"bench/{key}"))
+
+
+class S3fs(Fsspec):
     name = "s3fs"
 
     def __init__(self, endpoint: str) -> None:
@@ -132,12 +144,6 @@ class S3fs(Contender):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.session.close()
-
-    async def put(self, key: str, data: bytes) -> None:
-        await self.fs._pipe_file(f"bench/{key}", data)
-
-    async def get(self, key: str) -> bytes:
-        return bytes(await self.fs._cat_file(f"bench/{key}"))
 
 
 class Obstore(Contender):
@@ -214,7 +220,7 @@ class RawGCS(Contender):
         return bytes(await self.storage.download("bench", key))
 
 
-class Gcsfs(Contender):
+class Gcsfs(Fsspec):
     name = "gcsfs"
 
     def __init__(self, endpoint: str) -> None:
@@ -232,12 +238,6 @@ class Gcsfs(Contender):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.session.close()
-
-    async def put(self, key: str, data: bytes) -> None:
-        await self.fs._pipe_file(f"bench/{key}", data)
-
-    async def get(self, key: str) -> bytes:
-        return bytes(await self.fs._cat_file(f"bench/{key}"))
 
 
 # -- Azure ---------------------------------------------------------------------------------------
@@ -278,7 +278,7 @@ class RawAzure(Contender):
         return bytes(await downloader.readall())
 
 
-class Adlfs(Contender):
+class Adlfs(Fsspec):
     name = "adlfs"
 
     def __init__(self, connection_string: str) -> None:
@@ -303,12 +303,6 @@ class Adlfs(Contender):
         for finalizer in list(weakref.finalize._registry):  # type: ignore[attr-defined]
             if (finalizer.peek() or (None,))[0] is self.fs:
                 finalizer.detach()
-
-    async def put(self, key: str, data: bytes) -> None:
-        await self.fs._pipe_file(f"bench/{key}", data)
-
-    async def get(self, key: str) -> bytes:
-        return bytes(await self.fs._cat_file(f"bench/{key}"))
 
 
 # -- the local disk ------------------------------------------------------------------------------
@@ -394,63 +388,61 @@ class PlainSync(LocalBase):
         return (self.root / key).read_bytes()
 
 
-def contenders(backend: str, endpoints: Endpoints) -> list[Contender]:
+def bucketry_storage(backend: str, endpoints: Endpoints, **options: Any) -> Any:
+    """bucketry on ``backend``, configured as every scenario measures it."""
     from bucketry import create_storage
 
-    work = endpoints.workdir
+    if backend == "filesystem":
+        return create_storage(
+            "filesystem", **{"location": f"{endpoints.workdir}/bucketry", **options}
+        )
     if backend == "s3":
-        assert endpoints.s3
-        ep = endpoints.s3
-        return [
-            Bucketry(
-                "bucketry",
-                lambda: create_storage(
-                    "s3",
-                    bucket="bench",
-                    endpoint_url=ep,
-                    region=REGION,
-                    access_key_id=KEY,
-                    secret_access_key=SECRET,
-                ),
-            ),
-            RawS3(ep),
-            S3fs(ep),
-            Obstore(ep),
-        ]
+        return create_storage(
+            "s3",
+            bucket="bench",
+            endpoint_url=endpoints.s3,
+            region=REGION,
+            access_key_id=KEY,
+            secret_access_key=SECRET,
+            **options,
+        )
     if backend == "gcs":
-        assert endpoints.gcs
-        gep = endpoints.gcs
-        return [
-            Bucketry(
-                "bucketry",
-                lambda: create_storage("gcs", bucket="bench", emulator_host=gep, max_concurrency=5),
-            ),
-            RawGCS(gep),
-            Gcsfs(gep),
-        ]
+        # The emulator's listen backlog is 5.
+        return create_storage(
+            "gcs", bucket="bench", emulator_host=endpoints.gcs, max_concurrency=5, **options
+        )
     if backend == "azure":
-        assert endpoints.azure
-        cs = endpoints.azure
-        return [
-            Bucketry(
-                "bucketry", lambda: create_storage("azure", container="bench", connection_string=cs)
-            ),
-            RawAzure(cs),
-            Adlfs(cs),
-        ]
+        return create_storage(
+            "azure", container="bench", connection_string=endpoints.azure, **options
+        )
+    raise ValueError(backend)
+
+
+def contenders(backend: str, endpoints: Endpoints) -> list[Contender]:
+    """bucketry first, then the raw SDK it wraps, then the peers."""
+    work = endpoints.workdir
     if backend == "filesystem":
         return [
             Bucketry(
                 "bucketry (fsync)",
-                lambda: create_storage("filesystem", location=f"{work}/bucketry-fsync"),
+                lambda: bucketry_storage(backend, endpoints, location=f"{work}/bucketry-fsync"),
             ),
             Bucketry(
-                "bucketry (no fsync)",
-                lambda: create_storage("filesystem", location=f"{work}/bucketry", fsync=False),
+                "bucketry (no fsync)", lambda: bucketry_storage(backend, endpoints, fsync=False)
             ),
             Aiofiles(f"{work}/aiofiles"),
             FsspecLocal(f"{work}/fsspec"),
             DjangoFileSystem(f"{work}/django"),
             PlainSync(f"{work}/plain"),
         ]
+    ours = Bucketry("bucketry", lambda: bucketry_storage(backend, endpoints))
+    if backend == "s3":
+        assert endpoints.s3
+        return [ours, RawS3(endpoints.s3), S3fs(endpoints.s3), Obstore(endpoints.s3)]
+    if backend == "gcs":
+        assert endpoints.gcs
+        return [ours, RawGCS(endpoints.gcs), Gcsfs(endpoints.gcs)]
+    if backend == "azure":
+        assert endpoints.azure
+        return [ours, RawAzure(endpoints.azure), Adlfs(endpoints.azure)]
     raise ValueError(backend)

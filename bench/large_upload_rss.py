@@ -14,7 +14,6 @@ import asyncio
 import hashlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,7 +24,15 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.emulators import azurite_server, create_gcs_bucket, gcs_emulator
+from contenders import KEY, REGION, SECRET, Endpoints, bucketry_storage
+
+from tests.emulators import (
+    azurite_server,
+    create_gcs_bucket,
+    free_port,
+    gcs_emulator,
+    wait_for_port,
+)
 
 MiB = 1024 * 1024
 RESULTS = Path(__file__).parent / "results"
@@ -42,12 +49,6 @@ def reset_peak() -> None:
     Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def moto_process() -> Iterator[str]:
     """moto's S3 server in its own process on loopback; yields the endpoint."""
@@ -58,15 +59,7 @@ def moto_process() -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("moto server did not start")
+        wait_for_port(port, process, "moto")
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
@@ -134,40 +127,34 @@ async def measure(storage: Any, size: int, block: bytes | None = None) -> dict[s
     }
 
 
-def make_storage(backend: str, endpoint: str | None, workdir: str) -> Any:
-    from bucketry import create_storage
-
-    if backend == "filesystem":
-        return create_storage("filesystem", location=workdir)
+def create_bench_bucket(backend: str, endpoint: str) -> None:
+    """The "bench" bucket (container) every benchmark uses, on a fresh emulator."""
     if backend == "s3":
         import boto3
 
         boto3.client(
             "s3",
             endpoint_url=endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="bench",
-            aws_secret_access_key="bench",
+            region_name=REGION,
+            aws_access_key_id=KEY,
+            aws_secret_access_key=SECRET,
         ).create_bucket(Bucket="bench")
-        return create_storage(
-            "s3",
-            bucket="bench",
-            endpoint_url=endpoint,
-            region="us-east-1",
-            access_key_id="bench",
-            secret_access_key="bench",
-        )
-    if backend == "azure":
+    elif backend == "gcs":
+        create_gcs_bucket(endpoint, "bench")
+    elif backend == "azure":
         from azure.storage.blob import BlobServiceClient
 
-        service = BlobServiceClient.from_connection_string(endpoint or "")
+        service = BlobServiceClient.from_connection_string(endpoint)
         service.create_container("bench")
         service.close()
-        return create_storage("azure", container="bench", connection_string=endpoint)
-    if backend == "gcs":
-        create_gcs_bucket(endpoint or "", "bench")
-        return create_storage("gcs", bucket="bench", emulator_host=endpoint, max_concurrency=5)
-    raise SystemExit(f"unknown backend {backend!r}")
+
+
+def make_storage(backend: str, endpoint: str | None, workdir: str) -> Any:
+    endpoints = Endpoints(workdir=workdir)
+    if endpoint is not None:
+        create_bench_bucket(backend, endpoint)
+        setattr(endpoints, backend, endpoint)
+    return bucketry_storage(backend, endpoints)
 
 
 def main() -> None:

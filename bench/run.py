@@ -29,12 +29,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from contenders import Contender, Endpoints, contenders
+from contenders import Contender, Endpoints, bucketry_storage, contenders
+from large_upload_rss import create_bench_bucket, moto_process
 from large_upload_rss import measure as measure_large
-from large_upload_rss import moto_process
 from large_upload_rss import stream as stream_large
 
-from tests.emulators import azurite_server, create_gcs_bucket, gcs_emulator
+from tests.emulators import azurite_server, gcs_emulator
 
 MiB = 1024 * 1024
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -48,26 +48,14 @@ def emulators(backends: list[str], workdir: str) -> Iterator[Endpoints]:
     with contextlib.ExitStack() as stack:
         endpoints = Endpoints(workdir=workdir)
         if "s3" in backends:
-            import boto3
-
             endpoints.s3 = stack.enter_context(moto_process())
-            boto3.client(
-                "s3",
-                endpoint_url=endpoints.s3,
-                region_name="us-east-1",
-                aws_access_key_id="bench",
-                aws_secret_access_key="bench",
-            ).create_bucket(Bucket="bench")
         if "gcs" in backends:
             endpoints.gcs = stack.enter_context(gcs_emulator(skip_metadata_file=True))
-            create_gcs_bucket(endpoints.gcs, "bench")
         if "azure" in backends:
-            from azure.storage.blob import BlobServiceClient
-
             endpoints.azure = stack.enter_context(azurite_server())
-            service = BlobServiceClient.from_connection_string(endpoints.azure)
-            service.create_container("bench")
-            service.close()
+        for backend in backends:
+            if backend != "filesystem":
+                create_bench_bucket(backend, getattr(endpoints, backend))
         yield endpoints
 
 
@@ -172,25 +160,6 @@ async def function_calls_per_op(work: Awaitable[Any], operations: int) -> float:
 # -- scenario 3: large objects -------------------------------------------------------------------
 
 
-def large_storage(backend: str, endpoints: Endpoints) -> Any:
-    from bucketry import create_storage
-
-    if backend == "filesystem":
-        return create_storage("filesystem", location=f"{endpoints.workdir}/large")
-    if backend == "s3":
-        return create_storage(
-            "s3",
-            bucket="bench",
-            endpoint_url=endpoints.s3,
-            region="us-east-1",
-            access_key_id="bench",
-            secret_access_key="bench",
-        )
-    if backend == "gcs":
-        return create_storage("gcs", bucket="bench", emulator_host=endpoints.gcs, max_concurrency=5)
-    return create_storage("azure", container="bench", connection_string=endpoints.azure)
-
-
 async def large(backend: str, endpoints: Endpoints, size: int, repeats: int) -> dict[str, Any]:
     """Medians of the throughputs over ``repeats`` runs; the largest memory growth of any run.
 
@@ -199,7 +168,7 @@ async def large(backend: str, endpoints: Endpoints, size: int, repeats: int) -> 
     block = os.urandom(MiB)
     samples: list[dict[str, float]] = []
     for _ in range(repeats):
-        sample = await measure_large(large_storage(backend, endpoints), size, block)
+        sample = await measure_large(bucketry_storage(backend, endpoints), size, block)
         if backend == "filesystem":
             raw = Path(endpoints.workdir) / "raw.bin"
             sample["raw_os_write_mb_s"] = await raw_os_write(raw, size, block)
@@ -257,7 +226,7 @@ async def listing(backend: str, endpoints: Endpoints, count: int) -> dict[str, A
             (root / "l" / f"d{directory:04d}").mkdir(parents=True, exist_ok=True)
         for index in range(count):
             (root / "l" / f"d{index // 1000:04d}" / f"{index:07d}").write_bytes(b"x")
-        storage = create_storage("filesystem", location=str(root))
+        storage = bucketry_storage(backend, endpoints, location=str(root))
     else:
         fill = next(c for c in contenders(backend, endpoints) if c.kind == "raw")
         async with fill:
@@ -268,7 +237,7 @@ async def listing(backend: str, endpoints: Endpoints, count: int) -> dict[str, A
                     await fill.put(f"l/{index:07d}", b"x")
 
             await asyncio.gather(*(put(index) for index in range(count)))
-        storage = next(c for c in contenders(backend, endpoints) if c.kind == "bucketry")._make()  # type: ignore[attr-defined]
+        storage = bucketry_storage(backend, endpoints)
     async with storage:
         baseline = _rss_kib("VmRSS")
         Path("/proc/self/clear_refs").write_text("5")
