@@ -11,11 +11,17 @@ At ``rate`` of requests it injects one fault, drawn by weight from :data:`FAULT_
 - ``reset_before``: the connection is dropped before the request is forwarded;
 - ``reset_mid``: the request is forwarded (so it may have taken effect) and the connection is
   dropped halfway through the response: the lost-response case;
+- ``reset_after``: the request is forwarded (and takes effect) and the connection is dropped
+  before any of the answer is sent: the lost answer an HTTP client may resend by itself;
+- ``flip_reset``: one byte in the first half of the response body is changed, that half is sent
+  and the connection dropped: a damaged read that will be resumed;
 - ``truncate``: the response is cut short, then the connection closed;
 - ``latency``: the response is held back for a moment;
 - ``flip_response`` / ``flip_request``: one byte of the response or request body is changed.
 
-Everything is in memory and bounded; the proxy only listens on 127.0.0.1.
+:meth:`FaultProxy.inject` aims one fault at the next request that matches a method and a piece
+of its path, for tests that must not depend on chance. Everything is in memory and bounded; the
+proxy only listens on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ FAULT_KINDS = (
     "error",
     "reset_before",
     "reset_mid",
+    "reset_after",
+    "flip_reset",
     "truncate",
     "latency",
     "flip_response",
@@ -97,6 +105,7 @@ class FaultProxy:
         self.requests = 0
         self.enabled = True
         self.url = ""
+        self._aimed: list[tuple[str, str | None, str]] = []
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.StreamWriter] = set()
 
@@ -113,6 +122,24 @@ class FaultProxy:
                 writer.close()
             await self._server.wait_closed()
 
+    def inject(self, kind: str, *, method: str | None = None, where: str = "") -> None:
+        """Inject ``kind`` into the next request with this method whose path contains ``where``.
+
+        Aimed faults are used in the order they were asked for, before any drawn by chance.
+        """
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"Unknown fault {kind!r}; choose from {', '.join(FAULT_KINDS)}.")
+        self._aimed.append((kind, method.upper() if method else None, where))
+
+    def _aimed_at(self, request: _Message) -> str | None:
+        method, _, rest = request.head.decode("latin-1").partition(" ")
+        path = rest.rsplit(" ", 1)[0]
+        for index, (kind, wanted, where) in enumerate(self._aimed):
+            if (wanted is None or wanted == method) and where in path:
+                del self._aimed[index]
+                return kind
+        return None
+
     def _draw(self) -> str | None:
         if not self.enabled or self._random.random() >= self.plan.rate:
             return None
@@ -128,7 +155,7 @@ class FaultProxy:
                 if request is None:
                     return
                 self.requests += 1
-                fault = self._draw()
+                fault = self._aimed_at(request) or self._draw()
                 if fault is not None:
                     self.injected[fault] += 1
                 if not await self._answer(request, fault, writer):
@@ -171,6 +198,17 @@ class FaultProxy:
         is_head = request.head.startswith(b"HEAD ")
         length = int(response.header("content-length") or 0) if is_head else len(response_body)
         head = _response_head(response, length, self.upstream, self.url)
+        if fault == "reset_after":
+            _abort(writer)
+            return False
+        if fault == "flip_reset":
+            half = response_body[: len(response_body) // 2]
+            if half:
+                half = _flip(half, self._random)
+            writer.write(head + half)
+            await writer.drain()
+            _abort(writer)
+            return False
         if fault in ("reset_mid", "truncate"):
             writer.write(head + response_body[: len(response_body) // 2])
             await writer.drain()

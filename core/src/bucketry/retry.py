@@ -20,7 +20,7 @@ from typing import TypeVar
 
 from bucketry.errors import IntegrityError, UnavailableError
 
-__all__ = ["RetryPolicy", "RetryStats"]
+__all__ = ["RetryPolicy", "RetryStats", "forbid_hidden_resends"]
 
 T = TypeVar("T")
 
@@ -108,3 +108,21 @@ class RetryPolicy:
                 if on_retry is not None:
                     await on_retry(exc)
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def forbid_hidden_resends(session: object) -> None:
+    """Stop an aiohttp ``ClientSession`` from sending a request a second time by itself.
+
+    aiohttp resends an idempotent request (PUT included) once when a reused connection breaks
+    before the answer's status line, following RFC 9112's advice for idempotent methods. Below our
+    policy that resend is invisible: a create whose answer was lost is sent again, finds its own
+    write and reports "already exists" on what the policy counts as the first attempt, so the
+    own-write check never runs and the content is stored a second time under another name. Every
+    resend must be the policy's. aiohttp's own test client turns the resend off the same way.
+    """
+    if not hasattr(session, "_retry_connection"):
+        raise TypeError(
+            f"{type(session).__name__} has no _retry_connection switch: this aiohttp version "
+            "cannot be kept from resending requests by itself; pin a supported aiohttp."
+        )
+    setattr(session, "_retry_connection", False)  # noqa: B010 (a private switch, named once)

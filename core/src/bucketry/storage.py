@@ -492,13 +492,20 @@ class Storage:
             return name
 
     async def _create_recognising_own_write(
-        self, attempt: Callable[[], Awaitable[object]], holds: Callable[[], Awaitable[bool]]
+        self,
+        attempt: Callable[[], Awaitable[object]],
+        holds: Callable[[], Awaitable[bool]],
+        *,
+        lost_answer: tuple[type[Exception], ...] = (AlreadyExistsError,),
     ) -> None:
-        """Run a create-if-absent under the retry policy.
+        """Run a create-if-absent (or a commit) under the retry policy.
 
         If an attempt's response was lost after the backend stored the object, the retry finds
-        the name taken. ``holds()`` then checks whether what is stored is what was sent (its ETag,
-        CRC32C or MD5); if so the create succeeded, and is not a clash with another writer.
+        the name taken (or, for a commit, the upload already gone: pass ``NotFoundError`` in
+        ``lost_answer``). ``holds()`` then checks whether what is stored is what was sent (its
+        ETag, CRC32C, MD5 or block list); if so the create succeeded, and is not a clash with
+        another writer. Only a second attempt can meet its own write: every resend is the
+        policy's (see :func:`~bucketry.retry.forbid_hidden_resends`).
         """
         attempts = 0
 
@@ -509,7 +516,7 @@ class Storage:
 
         try:
             await self._retrying(counted)
-        except AlreadyExistsError:
+        except lost_answer:
             if attempts > 1 and await holds():
                 return
             raise

@@ -22,6 +22,7 @@ from urllib.parse import quote, urlsplit
 from azure.core import MatchConditions
 from azure.core.async_paging import AsyncItemPaged
 from azure.core.exceptions import HttpResponseError
+from azure.core.pipeline.transport import AioHttpTransport
 from azure.storage.blob import (
     BlobBlock,
     BlobProperties,
@@ -45,6 +46,7 @@ from bucketry.content import BytesReader, read_ahead
 from bucketry.metadata import decode_header_metadata, encode_header_metadata
 from bucketry.names import key_prefix, name_for_key
 from bucketry.parts import upload_parts
+from bucketry.retry import forbid_hidden_resends
 from bucketry_azure.errors import azure_errors
 
 __all__ = ["AzureStorage"]
@@ -67,6 +69,14 @@ def _parse_connection_string(connection_string: str) -> dict[str, str]:
         if separator:
             parts[key.strip()] = value.strip()
     return parts
+
+
+class _PolicyOnlyTransport(AioHttpTransport):  # type: ignore[misc]
+    """The SDK's aiohttp transport, with aiohttp's own resend of idempotent requests off."""
+
+    async def open(self) -> None:
+        await super().open()
+        forbid_hidden_resends(self.session)
 
 
 class AzureStorage(Storage):
@@ -196,6 +206,9 @@ class AzureStorage(Storage):
             "max_chunk_get_size": 4 * MiB,
             # bucketry's RetryPolicy retries; the SDK's own retries would multiply with it.
             "retry_total": 0,
+            "transport": _PolicyOnlyTransport(
+                connection_timeout=self.connect_timeout, read_timeout=self.read_timeout
+            ),
             "connection_timeout": self.connect_timeout,
             "read_timeout": self.read_timeout,
         }
@@ -334,16 +347,29 @@ class AzureStorage(Storage):
         conditions: dict[str, Any] = {}
         if not options.overwrite:
             conditions = {"match_condition": MatchConditions.IfMissing}
-        await self._request(
-            name,
-            lambda: blob.commit_block_list(
-                [BlobBlock(block_id=block_id) for block_id in block_ids],
-                content_settings=self._settings(name, options),
-                metadata=encode_header_metadata(options.metadata) or None,
-                validate_content=True,  # the block list itself travels with a Content-MD5
-                **conditions,
-            ),
-        )
+
+        async def commit() -> None:
+            with azure_errors(self.container, name):
+                await blob.commit_block_list(
+                    [BlobBlock(block_id=block_id) for block_id in block_ids],
+                    content_settings=self._settings(name, options),
+                    metadata=encode_header_metadata(options.metadata) or None,
+                    validate_content=True,  # the block list itself travels with a Content-MD5
+                    **conditions,
+                )
+
+        async def holds() -> bool:
+            # Block ids carry this upload's random token: a blob committed from exactly these
+            # blocks is this upload's, whoever else writes the same name.
+            try:
+                committed, _ = await self._request(
+                    name, lambda: blob.get_block_list(block_list_type="committed")
+                )
+            except NotFoundError:
+                return False
+            return [block.id for block in committed] == block_ids
+
+        await self._create_recognising_own_write(commit, holds)
 
     # -- reading ---------------------------------------------------------------------------------
 

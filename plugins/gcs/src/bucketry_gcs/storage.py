@@ -42,6 +42,7 @@ from bucketry import (
 )
 from bucketry.content import fixed_size_chunks, read_ahead
 from bucketry.names import key_prefix, name_for_key
+from bucketry.retry import forbid_hidden_resends
 from bucketry_gcs.errors import GCSResponseError, gcs_errors
 from bucketry_gcs.signing import load_private_key, local_signer, sign_url
 
@@ -197,6 +198,7 @@ class GCSStorage(Storage):
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=self.max_concurrency), timeout=timeout
         )
+        forbid_hidden_resends(self._session)
         if not self.emulator_host:
             from gcloud.aio.auth import Token
 
@@ -433,30 +435,103 @@ class GCSStorage(Storage):
     async def _send_chunk(
         self, name: str, session_uri: str, chunk: bytes, offset: int, total: int | None
     ) -> Any:
-        if chunk:
-            span = f"bytes {offset}-{offset + len(chunk) - 1}/{'*' if total is None else total}"
-        else:
-            span = f"bytes */{total}"
+        """Send one chunk under the retry policy; return the object's JSON after the last one.
+
+        After a failed attempt the chunk's fate is unknown (it may have arrived, wholly or in
+        part, and only its answer been lost), so the next attempt first asks the session how many
+        bytes it holds and sends only the rest; a session that already finished answers with the
+        object, which is then this upload's own.
+        """
+        end = offset + len(chunk)
+        asked = False
+
+        async def attempt() -> Any:
+            nonlocal asked
+            start = offset
+            if asked:
+                state = await self._session_state(name, session_uri, total)
+                if not isinstance(state, int):
+                    return state
+                if not offset <= state <= end:
+                    raise _SessionLost(
+                        f"The GCS upload session of {name!r} holds {state} bytes, but {offset} "
+                        f"to {end} were sent; save it again."
+                    )
+                if state == end and total is None:
+                    return None  # the chunk arrived; only its answer was lost
+                start = state
+            asked = True
+            piece = chunk[start - offset :]
+            if piece:
+                span = f"bytes {start}-{end - 1}/{'*' if total is None else total}"
+            else:
+                span = f"bytes */{total}"
+            response = await self._request(
+                "PUT",
+                session_uri,
+                name,
+                headers={"Content-Range": span},
+                data=piece,
+                ok=(200, 201, 308),
+                retry=False,  # this attempt is the retried unit
+            )
+            return await self._chunk_answer(name, response, end if total is None else None)
+
+        try:
+            return await self._retrying(attempt, retry_integrity=False)
+        except _SessionLost as exc:
+            raise IntegrityError(str(exc)) from None
+
+    async def _session_state(self, name: str, session_uri: str, total: int | None) -> Any:
+        """How many bytes the session holds (an ``int``), or the object's JSON if it finished."""
         response = await self._request(
             "PUT",
             session_uri,
             name,
-            headers={"Content-Range": span},
-            data=chunk,
+            headers={"Content-Range": f"bytes */{'*' if total is None else total}"},
+            data=b"",
             ok=(200, 201, 308),
-            retry=False,  # a resent chunk's fate is unknowable here; the save fails instead
+            retry=False,
         )
+        if response.status != 308:
+            return await self._chunk_answer(name, response, None)
+        committed = response.headers.get("Range", "")
+        response.release()
+        if not committed:
+            return 0
+        try:
+            first, _, last = committed.removeprefix("bytes=").partition("-")
+            if int(first) != 0:
+                raise ValueError(committed)
+            return int(last) + 1
+        except ValueError:
+            raise UnavailableError(
+                f"GCS sent an unreadable upload state for {name!r}; asking again."
+            ) from None
+
+    async def _chunk_answer(
+        self, name: str, response: aiohttp.ClientResponse, expected_end: int | None
+    ) -> Any:
+        """A chunk's answer: ``None`` for 308 (checked against ``expected_end``), else the JSON."""
         with gcs_errors(self.bucket, name):
             async with response:
                 if response.status == 308:
                     committed = response.headers.get("Range", "")
-                    if total is None and committed != f"bytes=0-{offset + len(chunk) - 1}":
-                        raise IntegrityError(
+                    if expected_end is not None and committed != f"bytes=0-{expected_end - 1}":
+                        raise UnavailableError(
                             f"GCS acknowledged {committed or 'nothing'} of {name!r} after "
-                            f"{offset + len(chunk)} bytes were sent."
+                            f"{expected_end} bytes were sent; asking it again."
                         )
                     return None
-                return await response.json(content_type=None)
+                try:
+                    answer = await response.json(content_type=None)
+                    if not isinstance(answer, dict):
+                        raise ValueError(answer)
+                    return answer
+                except ValueError:
+                    raise UnavailableError(
+                        f"GCS sent an unreadable answer for {name!r}; asking again."
+                    ) from None
 
     async def _cancel_session(self, session_uri: str) -> None:
         try:
@@ -653,6 +728,10 @@ class GCSStorage(Storage):
             return base64.b64decode(result["signedBlob"])
 
         return sign
+
+
+class _SessionLost(Exception):
+    """The upload session holds bytes this upload did not send: nothing to resume."""
 
 
 def _hash_header(header: str, algorithm: str) -> str | None:

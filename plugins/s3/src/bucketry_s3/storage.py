@@ -26,6 +26,7 @@ import aioboto3
 import botocore
 import botocore.session
 from aiobotocore.config import AioConfig
+from aiobotocore.httpsession import AIOHTTPSession
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -44,6 +45,7 @@ from bucketry.content import BytesReader, read_ahead
 from bucketry.metadata import decode_header_metadata, encode_header_metadata
 from bucketry.names import key_prefix, name_for_key
 from bucketry.parts import upload_parts
+from bucketry.retry import forbid_hidden_resends
 from bucketry_s3.errors import error_code, error_for, s3_errors
 
 __all__ = ["S3Storage"]
@@ -70,6 +72,15 @@ _PRESIGN_OPERATIONS = {
     "HEAD": "head_object",
     "DELETE": "delete_object",
 }
+
+
+class _PolicyOnlySession(AIOHTTPSession):  # type: ignore[misc]
+    """aiobotocore's HTTP session, with aiohttp's own resend of idempotent requests off."""
+
+    async def _get_session(self, proxy_url: str | None) -> Any:
+        session = await super()._get_session(proxy_url)
+        forbid_hidden_resends(session)
+        return session
 
 
 class S3Storage(Storage):
@@ -192,6 +203,9 @@ class S3Storage(Storage):
             "read_timeout": self.read_timeout,
         }
 
+    def _aio_config(self) -> AioConfig:
+        return AioConfig(http_session_cls=_PolicyOnlySession, **self._config())
+
     def _credentials(self) -> dict[str, Any]:
         return {
             "aws_access_key_id": self.access_key_id,
@@ -207,7 +221,7 @@ class S3Storage(Storage):
                 session.client(
                     "s3",
                     endpoint_url=self.endpoint_url,
-                    config=AioConfig(**self._config()),
+                    config=self._aio_config(),
                     **self._credentials(),
                 )
             )
@@ -346,22 +360,24 @@ class S3Storage(Storage):
         self, name: str, key: str, upload_id: str, parts: list[dict[str, Any]], overwrite: bool
     ) -> None:
         conditions = {} if overwrite else {"IfNoneMatch": "*"}
-        try:
-            await self._request(
-                name,
-                "complete_multipart_upload",
-                Bucket=self.bucket,
-                Key=key,
-                UploadId=upload_id,
-                MultipartUpload={"Parts": parts},
-                **conditions,
-            )
-        except (AlreadyExistsError, NotFoundError):
-            # A completion whose response was lost and was sent again finds the upload gone
-            # (NoSuchUpload) or, with If-None-Match, the object there: if it is ours, it worked.
-            if self.retry_stats.retries and await self._holds(name, _multipart_etag(parts)):
-                return
-            raise
+
+        async def attempt() -> None:
+            with s3_errors(self.bucket, name):
+                await self._client.complete_multipart_upload(
+                    Bucket=self.bucket,
+                    Key=key,
+                    UploadId=upload_id,
+                    MultipartUpload={"Parts": parts},
+                    **conditions,
+                )
+
+        # A completion whose answer was lost and which is sent again finds the upload gone
+        # (NoSuchUpload) or, with If-None-Match, the object there: if it is ours, it worked.
+        await self._create_recognising_own_write(
+            attempt,
+            lambda: self._holds(name, _multipart_etag(parts)),
+            lost_answer=(AlreadyExistsError, NotFoundError),
+        )
 
     async def _multipart(
         self, name: str, chunks: AsyncIterator[bytes | bytearray], options: WriteOptions

@@ -1,0 +1,65 @@
+"""A create whose answer is lost is stored once, under the name asked for, on every upload path.
+
+The proxy forwards the request (the service stores it) and drops the connection before any of the
+answer: the case an HTTP client may resend by itself. Every resend must be the retry policy's, so
+the second attempt meets its own write and recognises it, instead of reporting "already exists"
+on what the policy counts as a first attempt and storing the content again under another name.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+
+import pytest
+
+from bucketry import RetryPolicy, Storage
+from bucketry_conformance.faults import FaultPlan, FaultProxy
+from tests.test_faults import backend_under_test  # noqa: F401 (a fixture)
+
+pytestmark = pytest.mark.anyio
+KiB = 1024
+
+# Per backend and upload path: the request that commits the object (method, a piece of its path)
+# and a size that takes that path with the small thresholds of tests/test_faults.py.
+COMMITS: dict[str, dict[str, tuple[str, str, int]]] = {
+    "s3": {
+        "single": ("PUT", "/lost-", 10 * KiB),
+        "multipart completion": ("POST", "uploadId=", 6 * 1024 * KiB),
+    },
+    "gcs": {
+        "single": ("POST", "uploadType=multipart", 10 * KiB),
+        "resumable chunk": ("PUT", "upload_id=", 600 * KiB),
+    },
+    "azure": {
+        "single": ("PUT", "/lost-", 10 * KiB),
+        "block list": ("PUT", "comp=blocklist", 600 * KiB),
+    },
+}
+CASES = [(backend, path) for backend, paths in COMMITS.items() for path in paths]
+
+
+@pytest.mark.parametrize(
+    ("backend_under_test", "path"), CASES, indirect=["backend_under_test"]
+)
+async def test_a_lost_create_answer_stores_one_object_under_the_asked_name(
+    backend_under_test: tuple[str, str, Callable[[str], Storage]], path: str
+) -> None:
+    dialect, upstream, make = backend_under_test
+    method, where, size = COMMITS[dialect][path]
+    prefix = f"lost-{secrets.token_hex(3)}"
+    data = secrets.token_bytes(size)
+    async with FaultProxy(upstream, FaultPlan(rate=0.0, dialect=dialect)) as proxy:
+        storage = make(proxy.url)
+        storage.retry = RetryPolicy(attempts=8, base_delay=0.001, max_delay=0.01)
+        async with storage:
+            await storage.save(f"{prefix}/warm.txt", b"warm")  # a reused connection, as in use
+            proxy.inject("reset_after", method=method, where=where)
+            stored = await storage.save(f"{prefix}/report.bin", data)
+            names = sorted([info.name async for info in storage.list(prefix)])
+            assert proxy.injected["reset_after"] == 1, "the fault did not meet its request"
+            assert stored == f"{prefix}/report.bin"
+            assert names == [f"{prefix}/report.bin", f"{prefix}/warm.txt"]
+            assert storage.retry_stats.retries >= 1
+            assert await storage.open(stored) == data
+            await storage.delete_prefix(prefix)
