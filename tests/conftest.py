@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from tests.clouds import backend_under_test  # noqa: F401 (a fixture for every test module)
 from tests.emulators import (
     azurite_server,
     create_gcs_bucket,

@@ -65,16 +65,20 @@ class RetryPolicy:
         *,
         stats: RetryStats | None = None,
         retry_integrity: bool = True,
+        retry_unavailable: bool = True,
         on_retry: Callable[[BaseException], Awaitable[None]] | None = None,
     ) -> T:
         """Run ``operation`` until it succeeds, fails for good, or the policy is spent.
 
         ``operation`` must raise bucketry errors (backends translate inside it). ``on_retry`` runs
-        before each retry, e.g. to rewind a body.
+        before each retry, e.g. to rewind a body. ``retry_unavailable=False`` is for an operation
+        that already retries its own breaks under this policy (a read that resumes), so the two
+        never nest.
         """
         started = time.monotonic()
         retryable: tuple[type[BaseException], ...] = (
-            (UnavailableError, IntegrityError) if retry_integrity else (UnavailableError,)
+            *((UnavailableError,) if retry_unavailable else ()),
+            *((IntegrityError,) if retry_integrity else ()),
         )
         if stats is not None:
             stats.calls += 1

@@ -79,6 +79,11 @@ class Storage:
     signed_put_headers: ClassVar[Mapping[str, str]] = MappingProxyType({})
     """Headers a client must send with a ``signed_url(method="PUT")`` upload (Azure wants
     ``x-ms-blob-type``); browsers and scripts using a signed upload URL should add them."""
+    resumes_whole_reads: ClassVar[bool] = False
+    """Whether ``_stream(name, 0, None, ...)`` resumes its own broken reads (under the policy,
+    with :meth:`_before_resume`) and checks the object's checksum over every byte it yielded,
+    first answer and resumed ones alike. The core then leaves whole reads to it; otherwise the
+    core resumes a broken read with a range request, which no whole-object checksum covers."""
     secret_options: ClassVar[frozenset[str]] = frozenset()
     """Constructor options that hold secrets; they are never shown in ``repr``."""
 
@@ -307,7 +312,10 @@ class Storage:
             chunks = self._stream(cleaned, 0, None, DEFAULT_CHUNK_SIZE)
             return b"".join([chunk async for chunk in chunks])
 
-        return await self._retrying(read, retry_integrity=True)
+        # A backend that resumes whole reads itself has spent the policy on breaks already.
+        return await self._retrying(
+            read, retry_integrity=True, retry_unavailable=not self.resumes_whole_reads
+        )
 
     async def stream(
         self,
@@ -328,24 +336,32 @@ class Storage:
             raise ValueError("stream() offsets must be non-negative; use stat() for the size.")
         size = chunk_size or DEFAULT_CHUNK_SIZE
         await self._ensure_connected()
+        if first == 0 and end is None and self.resumes_whole_reads:
+            async for chunk in self._stream(name, 0, None, size):
+                yield chunk
+            return
         position = first
-        retries = 0
+        resumes = 0
         while True:
             try:
                 async for chunk in self._stream(name, position, end, size):
                     position += len(chunk)
                     yield chunk
                 return
-            except UnavailableError:
+            except UnavailableError as exc:
                 # The connection broke mid-read: continue from the next byte, within the policy.
-                retries += 1
-                self.retry_stats.by_error["stream-resume"] = (
-                    self.retry_stats.by_error.get("stream-resume", 0) + 1
-                )
-                if retries >= self.retry.attempts:
-                    raise
-                self.retry_stats.retries += 1
-                await asyncio.sleep(self.retry.delay(retries - 1))
+                resumes += 1
+                await self._before_resume(resumes, exc)
+
+    async def _before_resume(self, resumes: int, error: BaseException) -> None:
+        """Count the ``resumes``-th resume of a broken read; raise ``error`` once it is spent."""
+        self.retry_stats.by_error["stream-resume"] = (
+            self.retry_stats.by_error.get("stream-resume", 0) + 1
+        )
+        if resumes >= self.retry.attempts:
+            raise error
+        self.retry_stats.retries += 1
+        await asyncio.sleep(self.retry.delay(resumes - 1))
 
     async def delete(self, name: str) -> None:
         """Remove ``name``. Deleting a file that does not exist is not an error."""

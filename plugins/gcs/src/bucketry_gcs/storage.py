@@ -86,6 +86,7 @@ class GCSStorage(Storage):
 
     backend_name = "gcs"
     capabilities = frozenset(Capability)
+    resumes_whole_reads = True
     secret_options = frozenset({"service_info"})
 
     def __init__(
@@ -585,34 +586,72 @@ class GCSStorage(Storage):
         if end is not None and end <= start:
             await self._stat(name)
             return
-        headers = {}
-        if start or end is not None:
-            headers["Range"] = f"bytes={start}-{'' if end is None else end - 1}"
-        url = self._object_url(self._key(name)).replace("/storage/v1/", "/download/storage/v1/", 1)
-        response = await self._request(
-            "GET",
-            url,
-            name,
-            params={"alt": "media"},
-            headers=headers,
-            ok=(200, 206, 416),
-            retry=False,  # Storage.stream resumes broken reads from the right byte
+        if not start and end is None:
+            async for chunk in self._whole(name, chunk_size):
+                yield chunk
+            return
+        response = await self._download(
+            name, {"Range": f"bytes={start}-{'' if end is None else end - 1}"}, {}
         )
         async with response:
             if response.status == 416:
                 return  # the range starts past the end of an existing object
-            expected = _hash_header(response.headers.get("x-goog-hash", ""), "crc32c")
-            verify = response.status == 200 and expected is not None and not headers
-            checksum = _Crc32c()
             with gcs_errors(self.bucket, name):
                 while chunk := await response.content.read(chunk_size):
-                    if verify:
-                        checksum.update(chunk)
                     yield chunk
-            if verify and checksum.value() != expected:
-                raise IntegrityError(
-                    f"The bytes of {name!r} read from GCS do not match its CRC32C; read it again."
-                )
+
+    async def _whole(self, name: str, chunk_size: int) -> AsyncIterator[bytes]:
+        """A whole read, resumed after a break from the next byte of the same generation (a
+        precondition of every resume), and checked over every byte it yielded against the CRC32C
+        of the first answer's ``x-goog-hash``."""
+        position, resumes = 0, 0
+        generation: dict[str, str] = {}
+        expected: str | None = None
+        checksum = _Crc32c()
+        while True:
+            try:
+                headers = {"Range": f"bytes={position}-"} if position else {}
+                try:
+                    response = await self._download(name, headers, generation)
+                except AlreadyExistsError:  # 412: the generation no longer matches
+                    raise IntegrityError(
+                        f"{name!r} was replaced in GCS while it was being read; read it again."
+                    ) from None
+                async with response:
+                    if response.status == 416:
+                        break  # the break came after the last byte
+                    if not position:
+                        expected = _hash_header(response.headers.get("x-goog-hash", ""), "crc32c")
+                        version = response.headers.get("x-goog-generation")
+                        generation = {"ifGenerationMatch": version} if version else {}
+                    with gcs_errors(self.bucket, name):
+                        while chunk := await response.content.read(chunk_size):
+                            if expected is not None:
+                                checksum.update(chunk)
+                            position += len(chunk)
+                            yield chunk
+                break
+            except UnavailableError as exc:
+                resumes += 1
+                await self._before_resume(resumes, exc)
+        if expected is not None and checksum.value() != expected:
+            raise IntegrityError(
+                f"The bytes of {name!r} read from GCS do not match its CRC32C; read it again."
+            )
+
+    async def _download(
+        self, name: str, headers: dict[str, str], preconditions: dict[str, str]
+    ) -> aiohttp.ClientResponse:
+        url = self._object_url(self._key(name)).replace("/storage/v1/", "/download/storage/v1/", 1)
+        return await self._request(
+            "GET",
+            url,
+            name,
+            params={"alt": "media", **preconditions},
+            headers=headers,
+            ok=(200, 206, 416),
+            retry=False,  # Storage.stream and _whole resume broken reads from the right byte
+        )
 
     async def _stat(self, name: str) -> FileInfo:
         key = self._key(name)

@@ -13,10 +13,12 @@ another name.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import hashlib
 import mimetypes
 import re
+import zlib
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, Self
@@ -39,6 +41,7 @@ from bucketry import (
     NotFoundError,
     RetryPolicy,
     Storage,
+    UnavailableError,
     WriteOptions,
 )
 from bucketry.content import BytesReader, read_ahead
@@ -92,6 +95,7 @@ class S3Storage(Storage):
 
     backend_name = "s3"
     capabilities = frozenset(Capability)
+    resumes_whole_reads = True
     secret_options = frozenset({"access_key_id", "secret_access_key", "session_token"})
 
     def __init__(
@@ -425,44 +429,79 @@ class S3Storage(Storage):
         if end is not None and end <= start:
             await self._stat(name)  # an empty range of a missing file is still missing
             return
-        parameters: dict[str, Any] = {}
-        whole = not start and end is None
-        if whole:
-            parameters["ChecksumMode"] = "ENABLED"  # the SDK checks a stored CRC at the end
-        else:
-            last = "" if end is None else str(end - 1)
-            parameters["Range"] = f"bytes={start}-{last}"
+        if not start and end is None:
+            async for chunk in self._whole(name, chunk_size):
+                yield chunk
+            return
+        last = "" if end is None else str(end - 1)
+        response = await self._get(name, Range=f"bytes={start}-{last}")
+        if response is None:
+            return
+        async for chunk in self._body(name, response, chunk_size):
+            yield chunk
+
+    async def _whole(self, name: str, chunk_size: int) -> AsyncIterator[bytes]:
+        """A whole read, resumed after a break from the next byte of the same version (its ETag
+        is a precondition of every resume), and checked over every byte it yielded against the
+        object's stored CRC32/SHA checksum or its MD5 ETag."""
+        position, resumes = 0, 0
+        etag = ""
+        check: _WholeObjectCheck | None = None
+        while True:
+            try:
+                if check is None:
+                    response = await self._get(name, ChecksumMode="ENABLED")
+                    if response is None:
+                        return
+                    etag = str(response.get("ETag", ""))
+                    check = _WholeObjectCheck.of(response, self._verifiable_etag())
+                else:
+                    try:
+                        response = await self._get(
+                            name, Range=f"bytes={position}-", IfMatch=etag
+                        )
+                    except AlreadyExistsError:  # S3's 412: the ETag no longer matches
+                        raise IntegrityError(
+                            f"{name!r} was replaced in S3 while it was being read; read it again."
+                        ) from None
+                    if response is None:
+                        break  # the break came after the last byte
+                async for chunk in self._body(name, response, chunk_size):
+                    check.update(chunk)
+                    position += len(chunk)
+                    yield chunk
+                break
+            except UnavailableError as exc:
+                resumes += 1
+                await self._before_resume(resumes, exc)
+        if check is not None and not check.matches():
+            raise IntegrityError(
+                f"The bytes of {name!r} read from S3 do not match its {check.algorithm}."
+            )
+
+    async def _get(self, name: str, **parameters: Any) -> Any:
+        """One GetObject; ``None`` when a range starts past the end of an existing object."""
         try:
             with s3_errors(self.bucket, name):
-                response = await self._client.get_object(
+                return await self._client.get_object(
                     Bucket=self.bucket, Key=self._key(name), **parameters
                 )
         except Exception as exc:
             cause = exc.__cause__
             if isinstance(cause, ClientError) and error_code(cause) == "InvalidRange":
                 await self._stat(name)  # start is past the end: nothing to read
-                return
+                return None
             raise
-        etag = str(response.get("ETag", "")).strip('"')
-        has_crc = any(key.startswith("Checksum") for key in response)
-        # A single-part object's ETag is its MD5: check whole reads the SDK does not.
-        digest = (
-            hashlib.md5(usedforsecurity=False)
-            if whole and not has_crc and _MD5_ETAG.fullmatch(etag) and self._verifiable_etag()
-            else None
-        )
+
+    async def _body(self, name: str, response: Any, chunk_size: int) -> AsyncIterator[bytes]:
         body = response["Body"]
         async with body:  # releases the connection even if the reader stops early
             while True:
                 with s3_errors(self.bucket, name):
                     chunk = await body.read(chunk_size)
                 if not chunk:
-                    break
-                if digest is not None:
-                    digest.update(chunk)
+                    return
                 yield chunk
-        if digest is not None and digest.hexdigest() != etag:
-            raise IntegrityError(f"The bytes of {name!r} read from S3 do not match its MD5.")
 
     async def _stat(self, name: str) -> FileInfo:
         response = await self._request(name, "head_object", Bucket=self.bucket, Key=self._key(name))
@@ -591,6 +630,62 @@ class S3Storage(Storage):
                 ExpiresIn=expires,
             )
         return url
+
+
+class _WholeObjectCheck:
+    """A running checksum of a whole read, compared with the one the first answer carried."""
+
+    def __init__(self, algorithm: str, expected: str, hasher: Any) -> None:
+        self.algorithm, self._expected, self._hasher = algorithm, expected, hasher
+
+    @classmethod
+    def of(cls, response: Mapping[str, Any], md5_etag: bool) -> _WholeObjectCheck:
+        crc = str(response.get("ChecksumCRC32", ""))
+        if crc and "-" not in crc:  # "-N": a checksum of part checksums, not of the bytes
+            return cls("CRC32", crc, _Crc32())
+        for header, algorithm in (("ChecksumSHA256", "sha256"), ("ChecksumSHA1", "sha1")):
+            value = str(response.get(header, ""))
+            if value and "-" not in value:
+                return cls(algorithm.upper(), value, _Base64Digest(hashlib.new(algorithm)))
+        etag = str(response.get("ETag", "")).strip('"')
+        if md5_etag and _MD5_ETAG.fullmatch(etag):
+            return cls("MD5", etag, _HexDigest(hashlib.md5(usedforsecurity=False)))
+        # Multipart objects without a full-object checksum: S3 gives nothing to check against.
+        return cls("no checksum", "", None)
+
+    def update(self, chunk: bytes) -> None:
+        if self._hasher is not None:
+            self._hasher.update(chunk)
+
+    def matches(self) -> bool:
+        return self._hasher is None or self._hasher.value() == self._expected
+
+
+class _Crc32:
+    def __init__(self) -> None:
+        self._value = 0
+
+    def update(self, chunk: bytes) -> None:
+        self._value = zlib.crc32(chunk, self._value)
+
+    def value(self) -> str:
+        return base64.b64encode(self._value.to_bytes(4, "big")).decode()
+
+
+class _Base64Digest:
+    def __init__(self, hasher: Any) -> None:
+        self.update, self._hasher = hasher.update, hasher
+
+    def value(self) -> str:
+        return base64.b64encode(self._hasher.digest()).decode()
+
+
+class _HexDigest:
+    def __init__(self, hasher: Any) -> None:
+        self.update, self._hasher = hasher.update, hasher
+
+    def value(self) -> str:
+        return str(self._hasher.hexdigest())
 
 
 def _multipart_etag(parts: list[dict[str, Any]]) -> str:

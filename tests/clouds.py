@@ -1,0 +1,72 @@
+"""The three cloud backends as the fault tests build them: small thresholds, so a few hundred
+KiB take the multipart, resumable and staged paths, and short timeouts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from bucketry import Storage
+from bucketry_azure import AzureStorage
+from bucketry_gcs import GCSStorage
+from bucketry_s3 import S3Storage
+from tests.emulators import S3_KEY_ID, S3_SECRET
+
+KiB, MiB = 1024, 1024 * 1024
+
+
+def s3(endpoint: str, bucket: str) -> Storage:
+    return S3Storage(
+        bucket=bucket,
+        endpoint_url=endpoint,
+        region="us-east-1",
+        access_key_id=S3_KEY_ID,
+        secret_access_key=S3_SECRET,
+        multipart_threshold=5 * MiB,
+        part_size=5 * MiB,
+        connect_timeout=5,
+        read_timeout=10,
+    )
+
+
+def gcs(endpoint: str, bucket: str) -> Storage:
+    return GCSStorage(
+        bucket=bucket,
+        emulator_host=endpoint,
+        max_single_put_size=256 * KiB,
+        chunk_size=256 * KiB,
+        max_concurrency=5,
+        read_timeout=10,
+    )
+
+
+def azure(endpoint: str, container: str, connection_string: str) -> Storage:
+    return AzureStorage(
+        container=container,
+        connection_string=connection_string.replace(
+            connection_string.split("BlobEndpoint=")[1].split(";")[0],
+            endpoint + "/devstoreaccount1",
+        ),
+        max_single_put_size=256 * KiB,
+        block_size=256 * KiB,
+        read_timeout=10,
+    )
+
+
+@pytest.fixture
+def backend_under_test(
+    request: pytest.FixtureRequest,
+) -> tuple[str, str, Callable[[str], Storage]]:
+    """(dialect, upstream, make) for the cloud backend named by the test's parameter."""
+    name = request.param
+    if name == "s3":
+        endpoint, bucket = (request.getfixturevalue(f) for f in ("moto_endpoint", "s3_bucket"))
+        return "s3", endpoint, lambda url: s3(url, bucket)
+    if name == "gcs":
+        endpoint, bucket = (request.getfixturevalue(f) for f in ("gcs_endpoint", "gcs_bucket"))
+        return "gcs", endpoint, lambda url: gcs(url, bucket)
+    connection = request.getfixturevalue("azurite_connection_string")
+    container = request.getfixturevalue("azure_container")
+    upstream = connection.split("BlobEndpoint=")[1].split(";")[0].rsplit("/", 1)[0]
+    return "azure", upstream, lambda url: azure(url, container, connection)
