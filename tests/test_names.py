@@ -24,6 +24,9 @@ def test_unsafe_names_are_rejected_not_repaired(name: str, why: str) -> None:
         clean_name(name)
 
 
+LONGEST = "/".join(["x" * 255] * 3 + ["x" * 254, "x"])  # 1024 bytes, no segment over 255
+
+
 @pytest.mark.parametrize(
     ("given", "canonical"),
     [
@@ -33,7 +36,7 @@ def test_unsafe_names_are_rejected_not_repaired(name: str, why: str) -> None:
         ("cafe\u0301.txt", "caf\u00e9.txt"),
         ("..hidden", "..hidden"),
         ("a/...", "a/..."),
-        ("x" * MAX_NAME_BYTES, "x" * MAX_NAME_BYTES),
+        (LONGEST, LONGEST),
     ],
 )
 def test_harmless_ambiguities_are_normalised(given: str, canonical: str) -> None:
@@ -97,3 +100,13 @@ def test_header_metadata_round_trips_any_text() -> None:
     assert all(value.isascii() and value.isprintable() for value in encoded.values())
     assert encoded["a"] == "plain"
     assert decode_header_metadata(encoded) == values
+
+
+def test_the_longest_name_and_segment_are_exactly_the_limits() -> None:
+    assert len(LONGEST.encode()) == MAX_NAME_BYTES
+    assert clean_name(LONGEST) == LONGEST
+    with pytest.raises(UnsafeNameError, match="the limit is 1024"):
+        clean_name(LONGEST + "x")
+    assert clean_name("d/" + "é" * 127 + "x") == "d/" + "é" * 127 + "x"  # 255 bytes in UTF-8
+    with pytest.raises(UnsafeNameError, match="longer than 255 bytes"):
+        clean_name("d/" + "é" * 128)

@@ -19,6 +19,8 @@ from bucketry.errors import UnsafeNameError
 
 __all__ = [
     "MAX_NAME_BYTES",
+    "MAX_SEGMENT_BYTES",
+    "RESERVED_PREFIX",
     "alternative_name",
     "clean_name",
     "clean_prefix",
@@ -30,6 +32,15 @@ __all__ = [
 
 MAX_NAME_BYTES = 1024
 """Longest name, in UTF-8 bytes, that every supported backend stores (S3's key limit)."""
+
+MAX_SEGMENT_BYTES = 255
+"""Longest segment (between ``/``), in UTF-8 bytes: what common local file systems (ext4, XFS,
+APFS, NTFS in UTF-16 units) take for one file or directory name. Object stores would take more,
+but a name that one backend cannot store is not portable, so every backend refuses it."""
+
+RESERVED_PREFIX = ".bucketry-tmp-"
+"""Segments starting with this are refused on every backend: the filesystem backend names its
+temp files so, and a name valid on one backend must be valid on all."""
 
 _RANDOM_ALPHABET = string.ascii_letters + string.digits
 _SLASH_RUNS = re.compile(r"/{2,}")
@@ -63,17 +74,26 @@ def _normalise(name: object, what: str) -> str:
             f"{what.capitalize()} {name!r} is absolute; names are relative to the storage root."
         )
     name = _SLASH_RUNS.sub("/", name)
+    if len(name.encode("utf-8")) > MAX_NAME_BYTES:
+        raise UnsafeNameError(
+            f"{what.capitalize()} is {len(name.encode('utf-8'))} bytes long in UTF-8; "
+            f"the limit is {MAX_NAME_BYTES}."
+        )
     for segment in name.split("/"):
         if segment in (".", ".."):
             raise UnsafeNameError(
                 f"{what.capitalize()} {name!r} has a {segment!r} segment; "
                 "name the file without relative path segments."
             )
-    if len(name.encode("utf-8")) > MAX_NAME_BYTES:
-        raise UnsafeNameError(
-            f"{what.capitalize()} is {len(name.encode('utf-8'))} bytes long in UTF-8; "
-            f"the limit is {MAX_NAME_BYTES}."
-        )
+        if segment.startswith(RESERVED_PREFIX):
+            raise UnsafeNameError(
+                f"Names starting with {RESERVED_PREFIX!r} are reserved: {name!r}."
+            )
+        if len(segment.encode("utf-8")) > MAX_SEGMENT_BYTES:
+            raise UnsafeNameError(
+                f"{what.capitalize()} {name!r} has a segment longer than {MAX_SEGMENT_BYTES} "
+                f"bytes, which file systems refuse: {segment[:40]!r}...; use a shorter name."
+            )
     return name
 
 
@@ -81,8 +101,9 @@ def clean_name(name: object) -> str:
     """Return the canonical form of a file name, or raise :class:`UnsafeNameError`.
 
     Rejected: non-strings, the empty name, absolute paths, ``.`` and ``..`` segments, backslashes,
-    control characters (NUL included), names ending in ``/`` (those are directories) and names over
-    :data:`MAX_NAME_BYTES`. Normalised: ``//`` runs collapse to ``/``; unicode becomes NFC.
+    control characters (NUL included), names ending in ``/`` (those are directories), names over
+    :data:`MAX_NAME_BYTES`, segments over :data:`MAX_SEGMENT_BYTES` and segments starting with
+    :data:`RESERVED_PREFIX`. Normalised: ``//`` runs collapse to ``/``; unicode becomes NFC.
     """
     cleaned = _normalise(name, "name")
     if not cleaned:

@@ -14,8 +14,9 @@ import contextlib
 import errno
 import mimetypes
 import os
+import secrets
 import shutil
-import tempfile
+import stat
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from bucketry import (
     AlreadyExistsError,
+    BucketryError,
     Capability,
     ConfigurationError,
     FileInfo,
@@ -37,6 +39,8 @@ from bucketry import (
 )
 from bucketry.content import read_ahead
 from bucketry.names import clean_name
+from bucketry.redaction import url_shape
+from bucketry_filesystem.beneath import DIRECTORY_FLAGS, Escape, Resolved, resolve
 
 __all__ = ["TEMP_PREFIX", "FileSystemStorage"]
 
@@ -45,6 +49,12 @@ SMALL_FILE = 256 * 1024
 
 TEMP_PREFIX = ".bucketry-tmp-"
 """Temp files start with this; names with such a segment are refused, and listing hides them."""
+
+LIST_PAGE = 1000
+"""Directory entries read per trip to a worker thread while listing."""
+
+_TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 _T = TypeVar("_T")
 
@@ -65,14 +75,6 @@ def _translate(exc: OSError, name: str) -> Exception:
     if exc.errno == errno.ENAMETOOLONG:
         return UnsafeNameError(f"{name!r} is too long for this file system.")
     return UnavailableError(f"File system error on {name!r}: {exc.strerror or exc}.")
-
-
-def _fsync_directory(directory: str) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class FileSystemStorage(Storage):
@@ -112,15 +114,15 @@ class FileSystemStorage(Storage):
         parts = urlsplit(url)
         if parts.netloc not in ("", "localhost") or not parts.path:
             raise ConfigurationError(
-                f"A filesystem URL names an absolute directory: file:///var/uploads, not {url!r}."
+                "A filesystem URL names an absolute directory: file:///var/uploads, not "
+                f"{url_shape(url)!r}."
             )
         options = dict(parse_qsl(parts.query, keep_blank_values=True))
         return cls.from_options({"location": unquote(parts.path), **options})
 
     # -- paths -----------------------------------------------------------------------------------
 
-    def _path(self, name: str) -> str:
-        """The absolute path for ``name``, refusing anything that resolves outside the root."""
+    def _check_segments(self, name: str) -> None:
         for segment in name.split("/"):
             if segment.startswith(TEMP_PREFIX):
                 raise UnsafeNameError(
@@ -131,6 +133,11 @@ class FileSystemStorage(Storage):
                     f"{name!r} has a segment longer than this file system allows "
                     f"({self._name_max} bytes): {segment[:40]!r}...; use a shorter name."
                 )
+
+    def _path(self, name: str) -> str:
+        """The absolute path for ``name``, for callers that need a path string (Django's
+        ``path()``); the storage's own operations never use it (see :mod:`.beneath`)."""
+        self._check_segments(name)
         path = os.path.join(self._root, name)
         if not self._inside_root(os.path.realpath(path)):
             raise UnsafeNameError(
@@ -140,6 +147,46 @@ class FileSystemStorage(Storage):
 
     def _inside_root(self, real_path: str) -> bool:
         return real_path == self._root or real_path.startswith(self._root.rstrip(os.sep) + os.sep)
+
+    def _at(
+        self, name: str, *, create: bool = False, follow_final: bool = True, directory: bool = False
+    ) -> Resolved:
+        """Where ``name`` lives, as descriptors held open: close it with :meth:`_release`."""
+        if not directory:
+            self._check_segments(name)
+        if create:
+            self._makedirs(self._root)
+        root_fd = os.open(self._root, DIRECTORY_FLAGS & ~os.O_NOFOLLOW)
+        try:
+            return resolve(
+                self._root,
+                root_fd,
+                name,
+                make_directory=self._mkdir if create else None,
+                follow_final=follow_final,
+                directory=directory,
+            )
+        except Escape:
+            os.close(root_fd)
+            raise UnsafeNameError(
+                f"{name!r} resolves outside the storage root through a symbolic link; refused."
+            ) from None
+        except BaseException:
+            os.close(root_fd)
+            raise
+
+    @staticmethod
+    def _release(at: Resolved) -> None:
+        at.close()
+        os.close(at.root_fd)
+
+    @contextlib.contextmanager
+    def _holding(self, name: str, **options: bool) -> Iterator[Resolved]:
+        at = self._at(name, **options)
+        try:
+            yield at
+        finally:
+            self._release(at)
 
     async def _run(self, name: str, function: Callable[[], _T]) -> _T:
         try:
@@ -154,17 +201,18 @@ class FileSystemStorage(Storage):
         if isinstance(content, bytes):
             # Small content is in hand: the whole atomic write is one trip to a worker thread.
             return await self._run(name, lambda: self._write_small(name, content, options))
-        path = await self._run(name, lambda: self._path(name))
-        fd, temp = await self._run(name, lambda: self._open_temp(os.path.dirname(path)))
+        at, fd, temp = await self._run(name, lambda: self._open_temp(name))
         try:
             with os.fdopen(fd, "wb") as file:
                 await self._write_overlapped(name, file, content)
                 await self._run(name, lambda: self._finish_file(file))
-            return await self._run(name, lambda: self._commit(temp, name, options))
+            return await self._run(name, lambda: self._commit(at, temp, name, options))
         except BaseException:
             # Runs on cancellation too; unlink and rmdir are quick syscalls, so done inline.
-            self._discard_temp(temp)
+            self._discard_temp(at, temp)
             raise
+        finally:
+            self._release(at)
 
     async def _write_overlapped(self, name: str, file: Any, chunks: AsyncIterator[bytes]) -> None:
         """Write each chunk in a worker thread while the caller produces the next one.
@@ -194,41 +242,66 @@ class FileSystemStorage(Storage):
                 writing.add_done_callback(lambda done: done.cancelled() or done.exception())
 
     def _write_small(self, name: str, data: bytes, options: WriteOptions) -> str:
-        fd, temp = self._open_temp(os.path.dirname(self._path(name)))
+        at, fd, temp = self._open_temp(name)
         try:
             with os.fdopen(fd, "wb") as file:
                 file.write(data)
                 self._finish_file(file)
-            return self._commit(temp, name, options)
+            return self._commit(at, temp, name, options)
         except BaseException:
-            self._discard_temp(temp)
+            self._discard_temp(at, temp)
             raise
+        finally:
+            self._release(at)
 
-    def _open_temp(self, directory: str) -> tuple[int, str]:
-        for _ in range(3):
-            self._makedirs(directory)
+    def _open_temp(self, name: str) -> tuple[Resolved, int, str]:
+        """The directory of ``name`` (made if missing) and a new temp file in it."""
+        for attempt in range(3):
+            at = self._at(name, create=True)
             try:
-                return _mkstemp(directory)
+                temp = TEMP_PREFIX + secrets.token_hex(8)
+                fd = os.open(temp, _TEMP_FLAGS, 0o600, dir_fd=at.fd)
             except FileNotFoundError:
+                self._release(at)
+                if attempt == 2:
+                    raise
                 continue  # a concurrent delete pruned the empty directory; make it again
-        return _mkstemp(directory)
+            except BaseException:
+                self._release(at)
+                raise
+            return at, fd, temp
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _mkdir(self, fd: int, segment: str) -> None:
+        if self.directory_permissions_mode is None:
+            os.mkdir(segment, dir_fd=fd)
+            return
+        # Django's rule: the mode is applied exactly, regardless of the umask.
+        old_umask = os.umask(0)
+        try:
+            os.mkdir(segment, self.directory_permissions_mode, dir_fd=fd)
+        finally:
+            os.umask(old_umask)
 
     def _makedirs(self, directory: str) -> None:
+        """The root itself, which is trusted (it is configuration, not a name)."""
+        if os.path.isdir(directory):
+            return
         if self.directory_permissions_mode is None:
             os.makedirs(directory, exist_ok=True)
             return
-        # Django's rule: the mode is applied exactly, regardless of the umask.
         old_umask = os.umask(0)
         try:
             os.makedirs(directory, self.directory_permissions_mode, exist_ok=True)
         finally:
             os.umask(old_umask)
 
-    def _discard_temp(self, temp: str) -> None:
+    def _discard_temp(self, at: Resolved, temp: str) -> None:
         """After a failed write: remove its temp file and any directory left empty by it."""
         with contextlib.suppress(OSError):
-            os.unlink(temp)
-        self._prune(os.path.dirname(temp))
+            os.unlink(temp, dir_fd=at.fd)
+        with contextlib.suppress(OSError):
+            at.prune()
 
     def _finish_file(self, file: Any) -> None:
         """Flush what the file object still buffers, set the mode, and make it durable."""
@@ -238,36 +311,59 @@ class FileSystemStorage(Storage):
         if self.fsync:
             os.fsync(file.fileno())
 
-    def _commit(self, temp: str, name: str, options: WriteOptions) -> str:
-        while True:
-            path = self._path(name)
-            if options.overwrite:
-                os.replace(temp, path)  # over a directory: rename(2) fails with EISDIR
+    def _commit(self, at: Resolved, temp: str, name: str, options: WriteOptions) -> str:
+        """Give the temp file in ``at`` its final name; a taken name is retargeted in place."""
+        target = at
+        try:
+            while True:
+                if options.overwrite:
+                    # Over a directory: rename(2) fails with EISDIR.
+                    os.replace(temp, target.entry, src_dir_fd=at.fd, dst_dir_fd=target.fd)
+                    break
+                try:
+                    os.link(
+                        temp,
+                        target.entry,
+                        src_dir_fd=at.fd,
+                        dst_dir_fd=target.fd,
+                        follow_symlinks=False,
+                    )
+                except FileExistsError:
+                    if options.retarget is None:
+                        raise AlreadyExistsError(f"{name!r} already exists.") from None
+                    name = options.retarget(name)
+                    if target is not at:
+                        self._release(target)
+                    target = self._at(name, create=True)
+                    continue
+                os.unlink(temp, dir_fd=at.fd)
                 break
-            try:
-                os.link(temp, path)
-            except FileExistsError:
-                if options.retarget is None:
-                    raise AlreadyExistsError(f"{name!r} already exists.") from None
-                name = options.retarget(name)
-                continue
-            os.unlink(temp)
-            break
-        if self.fsync:
-            _fsync_directory(os.path.dirname(path))
+            if self.fsync:
+                os.fsync(target.fd)
+        finally:
+            if target is not at:
+                self._release(target)
         return name
 
     # -- reading ---------------------------------------------------------------------------------
+
+    def _open_file(self, name: str) -> Any:
+        """``name`` opened for reading, as a binary file object; a directory is not a file."""
+        with self._holding(name) as at:
+            fd = os.open(at.entry, _READ_FLAGS, dir_fd=at.fd)
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise FileNotFoundError(errno.ENOENT, "not a file", name)
+            return open(fd, "rb")  # the caller closes it
+        except BaseException:
+            os.close(fd)
+            raise
 
     async def _stream(
         self, name: str, start: int, end: int | None, chunk_size: int
     ) -> AsyncIterator[bytes]:
         def open_at_start() -> tuple[Any, bytes]:
-            path = self._path(name)
-            try:
-                opened = open(path, "rb")  # noqa: SIM115 (closed below, or here once all is read)
-            except IsADirectoryError:
-                raise FileNotFoundError(errno.ENOENT, "a directory, not a file", name) from None
+            opened = self._open_file(name)
             try:
                 size = os.fstat(opened.fileno()).st_size
                 last = size if end is None else min(size, end)
@@ -301,124 +397,158 @@ class FileSystemStorage(Storage):
         finally:
             file.close()
 
-    async def _stat(self, name: str) -> FileInfo:
-        def stat() -> FileInfo:
-            result = os.stat(self._path(name))
-            if not os.path.isfile(self._path(name)):
-                raise FileNotFoundError(errno.ENOENT, "not a file", name)
-            return _info(name, result)
+    def _stat_file(self, name: str) -> os.stat_result:
+        with self._holding(name) as at:
+            result = os.stat(at.entry, dir_fd=at.fd, follow_symlinks=False)
+        if not stat.S_ISREG(result.st_mode):
+            raise FileNotFoundError(errno.ENOENT, "not a file", name)
+        return result
 
-        return await self._run(name, stat)
+    async def _stat(self, name: str) -> FileInfo:
+        return await self._run(name, lambda: _info(name, self._stat_file(name)))
 
     async def _exists(self, name: str) -> bool:
-        return await self._run(name, lambda: os.path.isfile(self._path(name)))
+        def exists() -> bool:
+            try:
+                self._stat_file(name)
+            except (FileNotFoundError, NotADirectoryError):
+                return False
+            return True
+
+        return await self._run(name, exists)
 
     # -- deleting, copying, moving ---------------------------------------------------------------
 
     async def _delete(self, name: str) -> None:
         def delete() -> None:
-            path = self._path(name)
             try:
-                os.unlink(path)
-            except (FileNotFoundError, IsADirectoryError):
+                at = self._at(name, follow_final=False)
+            except (FileNotFoundError, NotADirectoryError):
                 return
-            self._prune(os.path.dirname(path))
+            try:
+                try:
+                    os.unlink(at.entry, dir_fd=at.fd)
+                except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+                    if isinstance(exc, PermissionError) and not _is_directory(at):
+                        raise
+                    return
+                with contextlib.suppress(OSError):
+                    at.prune()
+            finally:
+                self._release(at)
 
         await self._run(name, delete)
 
-    def _prune(self, directory: str) -> None:
-        """Remove directories left empty, as object stores have no empty directories either."""
-        while directory != self._root and self._inside_root(directory):
-            try:
-                os.rmdir(directory)
-            except OSError:
-                return
-            directory = os.path.dirname(directory)
-
     async def _copy(self, src: str, dst: str, *, overwrite: bool) -> None:
         def copy() -> None:
-            source = self._path(src)
-            if not os.path.isfile(source):
-                raise FileNotFoundError(errno.ENOENT, "no such file", src)
-            fd, temp = self._open_temp(os.path.dirname(self._path(dst)))
-            try:
-                with os.fdopen(fd, "wb") as target, open(source, "rb") as origin:
-                    shutil.copyfileobj(origin, target)  # uses the kernel's copy where it can
-                    self._finish_file(target)
-                self._commit(temp, dst, WriteOptions(overwrite=overwrite))
-            except BaseException:
-                self._discard_temp(temp)
-                raise
+            with self._open_file(src) as origin:
+                at, fd, temp = self._open_temp(dst)
+                try:
+                    with os.fdopen(fd, "wb") as target:
+                        shutil.copyfileobj(origin, target)  # the kernel's copy where it can
+                        self._finish_file(target)
+                    self._commit(at, temp, dst, WriteOptions(overwrite=overwrite))
+                except BaseException:
+                    self._discard_temp(at, temp)
+                    raise
+                finally:
+                    self._release(at)
 
         await self._run(src, copy)
 
     async def _move(self, src: str, dst: str, *, overwrite: bool) -> None:
         def move() -> None:
-            source, target = self._path(src), self._path(dst)
-            if not os.path.isfile(source):
-                raise FileNotFoundError(errno.ENOENT, "no such file", src)
-            self._makedirs(os.path.dirname(target))
-            if overwrite:
-                os.replace(source, target)
-            else:
-                try:
-                    os.link(source, target)
-                except FileExistsError:
-                    raise AlreadyExistsError(
-                        f"Cannot move to {dst!r}: it already exists."
-                    ) from None
-                os.unlink(source)
-            self._prune(os.path.dirname(source))
+            self._stat_file(src)
+            with self._holding(src) as source, self._holding(dst, create=True) as target:
+                if overwrite:
+                    os.replace(
+                        source.entry, target.entry, src_dir_fd=source.fd, dst_dir_fd=target.fd
+                    )
+                else:
+                    try:
+                        os.link(
+                            source.entry,
+                            target.entry,
+                            src_dir_fd=source.fd,
+                            dst_dir_fd=target.fd,
+                            follow_symlinks=False,
+                        )
+                    except FileExistsError:
+                        raise AlreadyExistsError(
+                            f"Cannot move to {dst!r}: it already exists."
+                        ) from None
+                    os.unlink(source.entry, dir_fd=source.fd)
+                with contextlib.suppress(OSError):
+                    source.prune()
 
         await self._run(src, move)
 
     # -- listing ---------------------------------------------------------------------------------
 
     async def _scan(self, prefix: str, recursive: bool) -> AsyncIterator[FileInfo | str]:
+        """Directory by directory, each read in pages of :data:`LIST_PAGE` entries: memory
+        holds one page and the names of the directories still to visit, whatever their size."""
         pending = [prefix]
         while pending:
             directory = pending.pop()
-            entries = await self._run(directory or ".", lambda d=directory: self._entries(d))  # type: ignore[misc]
-            for entry_name, is_dir, result in entries:
-                if is_dir:
-                    if recursive:
-                        pending.append(entry_name + "/")
-                    else:
-                        yield entry_name + "/"
-                elif result is not None:
-                    yield _info(entry_name, result)
-
-    def _entries(self, directory: str) -> list[tuple[str, bool, os.stat_result | None]]:
-        """One directory's usable entries: clean names, no temp files, nothing outside the root."""
-        path = os.path.join(self._root, directory)
-        if not self._inside_root(os.path.realpath(path)):
-            return []
-        entries: list[tuple[str, bool, os.stat_result | None]] = []
-        try:
-            iterator: Iterator[os.DirEntry[str]] = os.scandir(path)
-        except (FileNotFoundError, NotADirectoryError):
-            return []
-        with iterator as scan:  # type: ignore[attr-defined]
-            for entry in scan:
-                name = directory + entry.name
-                if entry.name.startswith(TEMP_PREFIX):
-                    continue
+            try:
+                at = await self._run(directory or ".", lambda d=directory: self._open_dir(d))  # type: ignore[misc]
+            except (NotFoundError, UnsafeNameError, AlreadyExistsError):
+                continue
+            try:
+                scan = os.scandir(at.fd)
                 try:
-                    if clean_name(name) != name:
-                        continue  # not a name bucketry could ask for; leave it alone
-                    if entry.is_symlink():
-                        real = os.path.realpath(entry.path)
-                        if not self._inside_root(real):
-                            continue
-                        if os.path.isdir(real):
-                            continue  # never descend through links: no loops, no escapes
-                    if entry.is_dir():
-                        entries.append((name, True, None))
-                    elif entry.is_file():
-                        entries.append((name, False, entry.stat()))
-                except (UnsafeNameError, OSError):
-                    continue
-        entries.sort(key=lambda item: item[0], reverse=True)
+                    while True:
+                        page = await self._run(
+                            directory or ".",
+                            lambda: self._page(at, directory, scan),  # noqa: B023 (awaited here)
+                        )
+                        if not page:
+                            break
+                        for entry_name, is_dir, result in page:
+                            if is_dir:
+                                if recursive:
+                                    pending.append(entry_name + "/")
+                                else:
+                                    yield entry_name + "/"
+                            elif result is not None:
+                                yield _info(entry_name, result)
+                finally:
+                    scan.close()
+            finally:
+                self._release(at)
+
+    def _open_dir(self, directory: str) -> Resolved:
+        try:
+            return self._at(directory, directory=True)
+        except NotADirectoryError:
+            raise FileNotFoundError(errno.ENOENT, "not a directory", directory) from None
+
+    def _page(
+        self, at: Resolved, directory: str, scan: Iterator[os.DirEntry[str]]
+    ) -> list[tuple[str, bool, os.stat_result | None]]:
+        """The next page of a directory's usable entries: clean names, no temp files, nothing
+        outside the root."""
+        entries: list[tuple[str, bool, os.stat_result | None]] = []
+        for entry in scan:
+            name = directory + entry.name
+            if entry.name.startswith(TEMP_PREFIX):
+                continue
+            try:
+                if clean_name(name) != name:
+                    continue  # not a name bucketry could ask for; leave it alone
+                if entry.is_symlink():
+                    # Never descend through links (no loops, no escapes); a link to a file
+                    # inside the root is listed as that file.
+                    entries.append((name, False, self._stat_file(name)))
+                elif entry.is_dir(follow_symlinks=False):
+                    entries.append((name, True, None))
+                elif entry.is_file(follow_symlinks=False):
+                    entries.append((name, False, entry.stat(follow_symlinks=False)))
+            except (BucketryError, OSError):
+                continue
+            if len(entries) >= LIST_PAGE:
+                break
         return entries
 
     # -- addresses and upkeep --------------------------------------------------------------------
@@ -475,8 +605,11 @@ def _name_max(root: str) -> int:
             return 255
 
 
-def _mkstemp(directory: str) -> tuple[int, str]:
-    return tempfile.mkstemp(prefix=TEMP_PREFIX, dir=directory)
+def _is_directory(at: Resolved) -> bool:
+    try:
+        return stat.S_ISDIR(os.stat(at.entry, dir_fd=at.fd, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
 
 
 def _info(name: str, result: os.stat_result) -> FileInfo:
