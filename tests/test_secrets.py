@@ -120,3 +120,84 @@ async def test_gcs_secrets(
             bucket=gcs_bucket, service_info=json.dumps(info), max_attempts=1, **options
         )
         await exercise(storage, [info["private_key"], key_line], caplog, logs=False)
+
+
+def test_the_cli_never_echoes_a_secret_from_a_url(
+    moto_endpoint: str, s3_bucket: str, tmp_path: Any
+) -> None:
+    """Errors that quote the URL a user typed show its shape, not its keys."""
+    from urllib.parse import quote
+
+    from tests.test_cli import bucketry, err, out
+
+    query = (
+        f"endpoint_url={moto_endpoint}&region=us-east-1"
+        f"&access_key_id={S3_SECRETS['access_key_id']}"
+        f"&secret_access_key={quote(S3_SECRETS['secret_access_key'], safe='')}"
+        f"&session_token={S3_SECRETS['session_token']}"
+    )
+    base = f"s3://{s3_bucket}/never-there"
+    runs = [
+        bucketry("cat", f"{base}/missing.txt?{query}"),
+        bucketry("cp", "-r", f"{base}/?{query}", str(tmp_path / "out")),
+        bucketry("ls", f"s3://?{query}"),
+        bucketry("stat", f"{base}/x?{query}&regoin=eu"),
+    ]
+    for result in runs:
+        shown = out(result) + err(result)
+        assert result.returncode != 0 or "Nothing" in shown, shown
+        for secret in [*S3_SECRETS.values(), quote(S3_SECRETS["secret_access_key"], safe="")]:
+            assert secret not in shown, f"{secret[:8]}... leaked: {shown}"
+
+
+async def test_a_damaged_service_account_key_is_a_configuration_error_without_the_key() -> None:
+    from bucketry import ConfigurationError, create_storage
+    from tests.test_gcs import fake_service_account
+
+    info = fake_service_account()
+    pem = info["private_key"]
+    info["private_key"] = pem.replace(pem.splitlines()[3], pem.splitlines()[3][::-1])
+    damaged = json.dumps(info)
+    key_lines = [line for line in info["private_key"].splitlines() if "-----" not in line]
+    with pytest.raises(ConfigurationError) as direct:
+        GCSStorage(bucket="b", service_info=damaged)
+    from urllib.parse import quote
+
+    with pytest.raises(ConfigurationError) as by_url:
+        create_storage(f"gs://b?service_info={quote(damaged, safe='')}")
+    for exc in (direct.value, by_url.value):
+        shown = chain(exc)
+        for line in key_lines:
+            assert line not in shown and quote(line, safe="") not in shown, shown
+
+
+async def test_presigning_before_any_request_logs_no_key(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """url() signs without connecting: the SDK's DEBUG log of it must already be scrubbed,
+    the session token's URL-encoded form included."""
+    caplog.set_level(logging.DEBUG)
+    token = "FAKE/SESSION+TOKEN/BUCKETRY0002"
+    storage = S3Storage(
+        bucket="b",
+        region="us-east-1",
+        endpoint_url="http://127.0.0.1:9",
+        access_key_id="AKIAFAKEBUCKETRY0002",
+        secret_access_key="fake/Secret+Bucketry/0002",
+        session_token=token,
+    )
+    url = storage.url("a.txt")
+    assert "X-Amz-Credential=AKIAFAKEBUCKETRY0002" in url, "the URL itself carries the key id"
+    from urllib.parse import quote
+
+    for secret in ("AKIAFAKEBUCKETRY0002", token, quote(token, safe=""), "fake/Secret+Bucketry"):
+        assert secret not in caplog.text
+    assert secret not in repr(storage)
+
+
+def test_a_sas_inside_account_url_is_masked() -> None:
+    storage = AzureStorage(
+        container="c", account_url=f"https://acct.blob.core.windows.net/?{AZURE_SAS}"
+    )
+    assert "FAKESIGBUCKETRY0001" not in repr(storage)
+    assert "FAKESIGBUCKETRY0001" not in str(storage)

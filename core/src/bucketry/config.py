@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bucketry.errors import ConfigurationError, UnknownBackendError
+from bucketry.redaction import url_shape
 from bucketry.registry import load_backend
 from bucketry.storage import Storage
 
@@ -60,7 +61,9 @@ def create_storage(backend: str | Storage, **options: Any) -> Storage:
         except (TypeError, ValueError) as exc:
             if isinstance(exc, ConfigurationError):
                 raise
-            raise ConfigurationError(f"Cannot configure storage from {backend!r}: {exc}") from exc
+            raise ConfigurationError(
+                f"Cannot configure storage from {url_shape(backend)!r}: {exc}"
+            ) from None
     cls = load_backend(backend)
     try:
         return cls(**options)

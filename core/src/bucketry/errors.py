@@ -21,6 +21,8 @@ also inherits the builtin exception a Python programmer would reach for first, s
 
 from __future__ import annotations
 
+from bucketry.redaction import scrub
+
 __all__ = [
     "AlreadyExistsError",
     "BucketryError",
@@ -38,7 +40,14 @@ __all__ = [
 
 
 class BucketryError(Exception):
-    """Base class of every error bucketry raises."""
+    """Base class of every error bucketry raises.
+
+    Its message is scrubbed of secrets when it is made (see :mod:`bucketry.redaction`), so no
+    error, wherever it is printed or logged, carries a key, a token or a signature.
+    """
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(scrub(arg) if isinstance(arg, str) else arg for arg in args))
 
 
 class NotFoundError(BucketryError, FileNotFoundError):

@@ -31,7 +31,7 @@ from bucketry.errors import (
 )
 from bucketry.info import Capability, FileInfo
 from bucketry.names import alternative_name, clean_name, clean_prefix, valid_filename
-from bucketry.redaction import register_secrets
+from bucketry.redaction import register_secrets, scrub, secret_parts, url_shape
 from bucketry.retry import RetryPolicy, RetryStats
 
 __all__ = ["Storage", "WriteOptions"]
@@ -133,7 +133,7 @@ class Storage:
         if not parts.netloc:
             raise ConfigurationError(
                 f"A {parts.scheme}:// URL names its {bucket_option}: "
-                f"{parts.scheme}://{bucket_option}/prefix, not {url!r}."
+                f"{parts.scheme}://{bucket_option}/prefix, not {url_shape(url)!r}."
             )
         options = dict(parse_qsl(parts.query, keep_blank_values=True))
         options.setdefault("prefix", parts.path.strip("/"))
@@ -150,7 +150,11 @@ class Storage:
             if key == "self" or not hasattr(self, key):
                 continue
             value = getattr(self, key)
-            shown[key] = "***" if key in self.secret_options and value is not None else value
+            if key in self.secret_options and value is not None:
+                value = "***"
+            elif isinstance(value, str):
+                value = scrub(value)  # a SAS inside account_url, a password inside a URL
+            shown[key] = value
         return shown
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -184,18 +188,21 @@ class Storage:
                 await self._connect()
                 self._connected = True
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Secrets are registered as they are given, before any request, URL or error can show
+        # them: a presigned URL needs no connection, and an SDK may log while it is built.
+        if name in type(self).secret_options and isinstance(value, str):
+            register_secrets(secret_parts(value))
+        super().__setattr__(name, value)
+
     def _secret_values(self) -> builtins.list[str]:
         """The values of ``secret_options``, and for strings holding ``key=value;`` pairs (a
-        connection string) each value, so a key is redacted wherever it is quoted alone."""
+        connection string) each secret value, so a key is redacted wherever it is quoted alone."""
         values: builtins.list[str] = []
         for option in self.secret_options:
             value = getattr(self, option, None)
             if isinstance(value, str) and value:
-                values.append(value)
-                for part in value.split(";"):
-                    key, _, secret = part.partition("=")
-                    if "key" in key.lower() or "signature" in key.lower():
-                        values.append(secret)
+                values += secret_parts(value)
         return values
 
     async def _connect(self) -> None:

@@ -27,6 +27,7 @@ from urllib.parse import quote
 
 import aiohttp
 import google_crc32c
+from cryptography.exceptions import UnsupportedAlgorithm
 
 from bucketry import (
     AlreadyExistsError,
@@ -42,6 +43,7 @@ from bucketry import (
 )
 from bucketry.content import fixed_size_chunks, read_ahead
 from bucketry.names import key_prefix, name_for_key
+from bucketry.redaction import register_secrets, secret_parts
 from bucketry.retry import forbid_hidden_resends
 from bucketry_gcs.errors import GCSResponseError, gcs_errors
 from bucketry_gcs.signing import load_private_key, local_signer, sign_url
@@ -148,11 +150,16 @@ class GCSStorage(Storage):
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self._key_info = self._load_key_info()
-        self._private_key = (
-            load_private_key(self._key_info["private_key"])
-            if self._key_info and "private_key" in self._key_info
-            else None
-        )
+        self._private_key = None
+        if self._key_info and "private_key" in self._key_info:
+            register_secrets(secret_parts(str(self._key_info["private_key"])))
+            try:
+                self._private_key = load_private_key(str(self._key_info["private_key"]))
+            except (ValueError, TypeError, UnsupportedAlgorithm):
+                raise ConfigurationError(
+                    "The GCS service account key's private_key is not a readable RSA key in PEM "
+                    "form; download the key again, or check service_file or service_info."
+                ) from None
         if self._private_key is None and not self.signing_service_account:
             # Nothing can sign: no key here and no service account to ask IAM to sign as.
             self.capabilities = GCSStorage.capabilities - {Capability.SIGNED_URL}

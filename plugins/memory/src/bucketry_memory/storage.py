@@ -16,6 +16,7 @@ from typing import Self
 from urllib.parse import quote, urlsplit
 
 from bucketry import AlreadyExistsError, Capability, FileInfo, NotFoundError, Storage, WriteOptions
+from bucketry.redaction import url_shape
 
 __all__ = ["MemoryStorage"]
 
@@ -60,7 +61,7 @@ class MemoryStorage(Storage):
             from bucketry import ConfigurationError
 
             raise ConfigurationError(
-                f"A memory storage URL has no location: use 'memory://', not {url!r}."
+                f"A memory storage URL has no location: use 'memory://', not {url_shape(url)!r}."
             )
         return super().from_url(url)
 
