@@ -224,3 +224,27 @@ async def test_a_cancelled_streamed_save_leaves_nothing_and_logs_nothing(
         assert reported == []
     finally:
         loop.set_exception_handler(None)
+
+
+@pytest.mark.parametrize("recursive", [True, False])
+async def test_listing_a_large_directory_holds_a_page_not_the_directory(
+    storage: FileSystemStorage, recursive: bool
+) -> None:
+    """20,000 files in one directory: what a listing holds at once stays near one page."""
+    import tracemalloc
+
+    directory = Path(storage.location) / "many"
+    directory.mkdir(parents=True)
+    for index in range(20_000):
+        (directory / f"file-{index:05d}.txt").touch()
+    seen = 0
+    tracemalloc.start()
+    try:
+        baseline = tracemalloc.get_traced_memory()[0]
+        async for info in storage.list("many", recursive=recursive):
+            seen += info.size + 1
+        peak = tracemalloc.get_traced_memory()[1] - baseline
+    finally:
+        tracemalloc.stop()
+    assert seen == 20_000
+    assert peak < 2 * 1024 * 1024, f"{peak / 2**20:.1f} MiB held while listing"
