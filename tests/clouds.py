@@ -4,6 +4,7 @@ KiB take the multipart, resumable and staged paths, and short timeouts."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -14,6 +15,16 @@ from bucketry_s3 import S3Storage
 from tests.emulators import S3_KEY_ID, S3_SECRET
 
 KiB, MiB = 1024, 1024 * 1024
+
+
+def ignore_aiohttp_reset(loop: Any, context: dict[str, Any]) -> None:
+    """aiohttp's own body-writing task can fail when the proxy resets a connection; the request
+    has already failed for bucketry (and been retried), so that leftover error is not ours."""
+    import aiohttp
+
+    if isinstance(context.get("exception"), aiohttp.ClientConnectionResetError):
+        return
+    loop.default_exception_handler(context)
 
 
 def s3(endpoint: str, bucket: str) -> Storage:

@@ -180,3 +180,12 @@ def test_check_with_a_bad_option_is_a_usage_error() -> None:
 def test_backends_lists_everything_installed() -> None:
     result = bucketry("--json", "backends")
     assert {"filesystem", "memory", "s3", "gcs", "azure"} <= set(json.loads(out(result)))
+
+
+def test_a_malformed_url_is_one_line_and_a_usage_error() -> None:
+    result = bucketry("ls", "s3://[x/?secret_access_key=DO-NOT-SHOW-0003")
+    assert result.returncode == 2
+    assert err(result).count("\n") == 1, err(result)
+    assert "ConfigurationError" in err(result)
+    assert "not a valid URL" in err(result)
+    assert "DO-NOT-SHOW-0003" not in err(result)

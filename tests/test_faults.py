@@ -21,22 +21,13 @@ from bucketry import RetryPolicy, Storage
 from bucketry_conformance.faults import FaultPlan, FaultProxy
 from bucketry_conformance.workload import Figures, mixed_workload, verify_survivors
 from bucketry_s3 import S3Storage
+from tests.clouds import ignore_aiohttp_reset
 
 pytestmark = pytest.mark.anyio
 KiB, MiB = 1024, 1024 * 1024
 OPERATIONS = int(os.environ.get("BUCKETRY_FAULT_OPERATIONS", "1000"))
 RESULTS = Path(__file__).resolve().parent.parent / "bench" / "results"
 FAST_RETRIES = RetryPolicy(attempts=8, base_delay=0.005, max_delay=0.1, deadline=30.0)
-
-
-def _ignore_aiohttp_reset(loop: Any, context: dict[str, Any]) -> None:
-    """aiohttp's own body-writing task can fail when the proxy resets a connection; the request
-    has already failed for bucketry (and been retried), so that leftover error is not ours."""
-    import aiohttp
-
-    if isinstance(context.get("exception"), aiohttp.ClientConnectionResetError):
-        return
-    loop.default_exception_handler(context)
 
 
 async def run_through_faults(
@@ -47,7 +38,7 @@ async def run_through_faults(
 ) -> Figures:
     import asyncio
 
-    asyncio.get_running_loop().set_exception_handler(_ignore_aiohttp_reset)
+    asyncio.get_running_loop().set_exception_handler(ignore_aiohttp_reset)
     prefix = f"faults-{secrets.token_hex(3)}/"
     started = time.monotonic()
     async with FaultProxy(upstream, FaultPlan(rate=0.2, dialect=name, seed=7)) as proxy:

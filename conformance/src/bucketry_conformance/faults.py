@@ -8,6 +8,8 @@ Put it in front of an emulator (or any HTTP endpoint you own) and point the back
 At ``rate`` of requests it injects one fault, drawn by weight from :data:`FAULT_KINDS`:
 
 - ``error``: a 503 without forwarding (S3's ``SlowDown`` XML, GCS's JSON, Azure's ``ServerBusy``);
+- ``error_bare``: a 500 without forwarding whose body names an error code and nothing else (no
+  message), the sparse answers some proxies and gateways give;
 - ``reset_before``: the connection is dropped before the request is forwarded;
 - ``reset_mid``: the request is forwarded (so it may have taken effect) and the connection is
   dropped halfway through the response: the lost-response case;
@@ -38,6 +40,7 @@ __all__ = ["FAULT_KINDS", "FaultPlan", "FaultProxy"]
 
 FAULT_KINDS = (
     "error",
+    "error_bare",
     "reset_before",
     "reset_mid",
     "reset_after",
@@ -63,6 +66,16 @@ _ERROR_BODIES = {
         "application/xml",
         b'<?xml version="1.0" encoding="utf-8"?><Error><Code>ServerBusy</Code>'
         b"<Message>The server is busy.</Message></Error>",
+    ),
+}
+
+
+_BARE_ERROR_BODIES = {
+    "s3": ("application/xml", b"<Error><Code>InternalError</Code></Error>"),
+    "gcs": ("application/json", b'{"error": {"code": 500}}'),
+    "azure": (
+        "application/xml",
+        b'<?xml version="1.0" encoding="utf-8"?><Error><Code>InternalError</Code></Error>',
     ),
 }
 
@@ -105,7 +118,7 @@ class FaultProxy:
         self.requests = 0
         self.enabled = True
         self.url = ""
-        self._aimed: list[tuple[str, str | None, str]] = []
+        self._aimed: list[list[Any]] = []
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.StreamWriter] = set()
 
@@ -122,22 +135,32 @@ class FaultProxy:
                 writer.close()
             await self._server.wait_closed()
 
-    def inject(self, kind: str, *, method: str | None = None, where: str = "") -> None:
-        """Inject ``kind`` into the next request with this method whose path contains ``where``.
+    def inject(
+        self, kind: str, *, method: str | None = None, where: str = "", skip: int = 0
+    ) -> None:
+        """Inject ``kind`` into a coming request with this method whose path contains ``where``:
+        the first such request after ``skip`` of them have passed.
 
         Aimed faults are used in the order they were asked for, before any drawn by chance.
         """
         if kind not in FAULT_KINDS:
             raise ValueError(f"Unknown fault {kind!r}; choose from {', '.join(FAULT_KINDS)}.")
-        self._aimed.append((kind, method.upper() if method else None, where))
+        self._aimed.append([kind, method.upper() if method else None, where, skip])
+
+    def forget_aimed(self) -> None:
+        """Drop aimed faults that have not met their request yet."""
+        self._aimed.clear()
 
     def _aimed_at(self, request: _Message) -> str | None:
         method, _, rest = request.head.decode("latin-1").partition(" ")
         path = rest.rsplit(" ", 1)[0]
-        for index, (kind, wanted, where) in enumerate(self._aimed):
+        for index, (kind, wanted, where, skip) in enumerate(self._aimed):
             if (wanted is None or wanted == method) and where in path:
+                if skip:
+                    self._aimed[index][3] -= 1
+                    return None
                 del self._aimed[index]
-                return kind
+                return str(kind)
         return None
 
     def _draw(self) -> str | None:
@@ -174,11 +197,18 @@ class FaultProxy:
         if fault == "reset_before":
             _abort(writer)
             return False
-        if fault == "error":
-            content_type, body = _ERROR_BODIES.get(self.plan.dialect, _ERROR_BODIES["s3"])
+        if fault in ("error", "error_bare"):
+            bodies = _ERROR_BODIES if fault == "error" else _BARE_ERROR_BODIES
+            content_type, body = bodies.get(self.plan.dialect, bodies["s3"])
+            status = b"503 Service Unavailable" if fault == "error" else b"500 Internal Error"
+            code = b"ServerBusy" if fault == "error" else b"InternalError"
+            extra = b"\r\nx-ms-error-code: " + code if self.plan.dialect == "azure" else b""
             writer.write(
-                b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: "
+                b"HTTP/1.1 "
+                + status
+                + b"\r\nContent-Type: "
                 + content_type.encode()
+                + extra
                 + b"\r\nRetry-After: 0\r\nContent-Length: "
                 + str(len(body)).encode()
                 + b"\r\n\r\n"

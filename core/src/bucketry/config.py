@@ -11,10 +11,9 @@ from __future__ import annotations
 import os
 import threading
 from typing import Any
-from urllib.parse import urlsplit
 
 from bucketry.errors import ConfigurationError, UnknownBackendError
-from bucketry.redaction import url_shape
+from bucketry.redaction import split_url, url_shape
 from bucketry.registry import load_backend
 from bucketry.storage import Storage
 
@@ -49,7 +48,7 @@ def create_storage(backend: str | Storage, **options: Any) -> Storage:
             f"not {backend!r}."
         )
     if "://" in backend:
-        scheme = urlsplit(backend).scheme
+        scheme = split_url(backend).scheme
         if options:
             raise ConfigurationError(
                 f"Options for a URL go in its query string: {scheme}://...?option=value"

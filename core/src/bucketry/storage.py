@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from types import MappingProxyType, TracebackType
 from typing import Any, ClassVar, Self, TypeVar
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 from bucketry.content import DEFAULT_CHUNK_SIZE, Content, ContentSource
 from bucketry.errors import (
@@ -31,7 +31,7 @@ from bucketry.errors import (
 )
 from bucketry.info import Capability, FileInfo
 from bucketry.names import alternative_name, clean_name, clean_prefix, valid_filename
-from bucketry.redaction import register_secrets, scrub, secret_parts, url_shape
+from bucketry.redaction import register_secrets, scrub, secret_parts, split_url, url_shape
 from bucketry.retry import RetryPolicy, RetryStats
 
 __all__ = ["Storage", "WriteOptions"]
@@ -123,13 +123,13 @@ class Storage:
         The default reads only the query; backends override it to give ``netloc`` and ``path`` a
         meaning (a bucket and a prefix, a directory, …).
         """
-        options = dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
+        options = dict(parse_qsl(split_url(url).query, keep_blank_values=True))
         return cls.from_options(options)
 
     @classmethod
     def _from_bucket_url(cls, url: str, bucket_option: str) -> Self:
         """``scheme://bucket/prefix?option=value``: the URL shape of every object store."""
-        parts = urlsplit(url)
+        parts = split_url(url)
         if not parts.netloc:
             raise ConfigurationError(
                 f"A {parts.scheme}:// URL names its {bucket_option}: "

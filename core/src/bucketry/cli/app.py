@@ -27,6 +27,7 @@ from bucketry.cli.transfer import Copied, copy_one, copy_tree, plan_tree
 from bucketry.config import close_storages
 from bucketry.errors import BucketryError, ConfigurationError, NotFoundError
 from bucketry.info import FileInfo
+from bucketry.redaction import scrub
 from bucketry.registry import available_backends, load_backend
 
 __all__ = ["cli", "main"]
@@ -508,7 +509,18 @@ def main() -> None:
             raise
         click.echo(f"bucketry: {type(exc).__name__}: {_one_line(exc)}", err=True)
         sys.exit(2 if isinstance(exc, ConfigurationError) else 1)
+    except Exception as exc:
+        # Not a bucketry error: a bug, or something no backend translated. Still one line (the
+        # traceback is --debug's), scrubbed like every message, and a hint to report it.
+        if debug:
+            raise
+        click.echo(
+            f"bucketry: unexpected {type(exc).__name__}: {_one_line(exc)} "
+            "(run again with --debug for the traceback, and please report it)",
+            err=True,
+        )
+        sys.exit(1)
 
 
 def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())
+    return scrub(" ".join(str(exc).split()))

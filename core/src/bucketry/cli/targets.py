@@ -17,10 +17,11 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from bucketry.config import ENVIRONMENT_VARIABLE, create_storage
 from bucketry.errors import ConfigurationError
+from bucketry.redaction import split_url
 from bucketry.storage import Storage
 
 __all__ = ["CONFIG_FILE", "Target", "config_paths", "resolve"]
@@ -110,7 +111,7 @@ def _storage_for_alias(alias: str, config: str | None) -> Storage | None:
 def resolve(argument: str, config: str | None = None) -> Target:
     """Turn one command-line argument into a :class:`Target`."""
     if "://" in argument:
-        parts = urlsplit(argument)
+        parts = split_url(argument)
         # The URL without its path configures the storage; the path is the name inside it.
         root = "/" if parts.scheme in {"file", "filesystem"} else ""
         query = f"?{parts.query}" if parts.query else ""

@@ -100,6 +100,12 @@ def azure_errors(
                 f"The bytes of {subject} do not match the MD5 Azure sent with them."
             ) from exc
         raise BucketryError(f"Azure client error on {subject}: {type(exc).__name__}.") from exc
+    except (TypeError, AttributeError, KeyError) as exc:
+        # The SDK's own parsing of a sparse or damaged answer failing (an error answer with a
+        # code and no message makes it add None to a str): the answer could not be read.
+        raise UnavailableError(
+            f"Azure's answer for {subject} could not be read ({type(exc).__name__}); try again."
+        ) from exc
     except ValueError as exc:
         if not configuring:  # a field of an answer that does not parse: damaged in transit
             raise UnavailableError(f"Azure's answer for {subject} arrived damaged.") from exc

@@ -48,6 +48,16 @@ _DENIED = {
     "AllAccessDisabled",
 }
 _EXISTS = {"PreconditionFailed", "412"}
+# S3 could not use what it received: a body or part list changed in transit (our requests are
+# well formed when they leave), so the request is sent again like a damaged upload.
+_DAMAGED_REQUEST = {
+    "BadDigest",
+    "InvalidDigest",
+    "InvalidPart",
+    "MalformedXML",
+    "XAmzContentSHA256Mismatch",
+    "IncompleteBody",
+}
 _TRANSIENT = {
     "SlowDown",
     "503",
@@ -81,6 +91,10 @@ def error_for(code: str, status: object, bucket: str, name: str | None) -> Bucke
         )
     if code in _EXISTS or status == 412:
         return AlreadyExistsError(f"{subject} already exists.")
+    if code == "NoSuchUpload":
+        return NotFoundError(f"The multipart upload of {subject} no longer exists; save it again.")
+    if code in _DAMAGED_REQUEST:
+        return IntegrityError(f"S3 received a damaged request for {subject} ({code}).")
     if code == "EntityTooLarge":
         return TooLargeError(f"S3 rejected {subject} as too large.")
     if code in _TRANSIENT or (isinstance(status, int) and status >= 500):
