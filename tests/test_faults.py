@@ -81,6 +81,7 @@ async def run_through_faults(
     (RESULTS / f"faults-{name}.json").write_text(json.dumps(row, indent=1))
     assert figures.untranslated == 0, figures.untranslated_examples
     assert figures.corruptions == 0
+    assert figures.old_versions_lost == 0, figures.lost_examples
     assert figures.duplicates == 0, "a save stored its content twice (a lost answer unrecognised)"
     assert figures.survivors_lost == 0, figures.lost_examples
     assert figures.operations == OPERATIONS

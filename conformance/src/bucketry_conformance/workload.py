@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import random
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +21,8 @@ __all__ = ["Figures", "mixed_workload", "verify_survivors"]
 
 @dataclass
 class Figures:
-    """What happened; ``corruptions``, ``untranslated`` and ``duplicates`` must be 0."""
+    """What happened; ``corruptions``, ``untranslated``, ``duplicates`` and
+    ``old_versions_lost`` must be 0."""
 
     operations: int = 0
     succeeded: int = 0
@@ -32,12 +34,16 @@ class Figures:
     survivors_checked: int = 0
     survivors_lost: int = 0
     duplicates: int = 0
+    failed_overwrites: int = 0
+    old_versions_lost: int = 0
     by_operation: dict[str, int] = field(default_factory=dict)
     corrupt_by_operation: dict[str, int] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
     untranslated_examples: list[str] = field(default_factory=list)
     error_examples: dict[str, list[str]] = field(default_factory=dict)
     lost_examples: list[str] = field(default_factory=list)
+    overwritten: dict[str, bytes] = field(default_factory=dict, repr=False)
+    """Names whose overwrite failed, with what they held before: each must still exist."""
 
     def row(self) -> dict[str, Any]:
         return {
@@ -50,6 +56,8 @@ class Figures:
             "survivors checked": self.survivors_checked,
             "survivors lost": self.survivors_lost,
             "duplicates": self.duplicates,
+            "failed overwrites": self.failed_overwrites,
+            "old versions lost": self.old_versions_lost,
         }
 
 
@@ -57,6 +65,7 @@ class Figures:
 class _Model:
     files: dict[str, bytes] = field(default_factory=dict)
     uncertain: set[str] = field(default_factory=set)
+    reading: Counter[str] = field(default_factory=Counter)
     counter: int = 0
 
 
@@ -100,6 +109,7 @@ async def mixed_workload(
         "range",
         "range",
         "stream",
+        "overwrite",
         "stat",
         "list",
         "copy",
@@ -110,14 +120,23 @@ async def mixed_workload(
         model.counter += 1
         return f"{prefix}f{model.counter:05d}.bin"
 
-    def pick() -> str | None:
-        settled = [n for n in model.files if n not in model.uncertain]
+    def pick(op: str) -> str | None:
+        # An overwrite never picks a file being read: the read would see the new bytes and
+        # count them as damage. (A read never picks a file being overwritten: it is uncertain.)
+        settled = [
+            n
+            for n in model.files
+            if n not in model.uncertain and (op != "overwrite" or not model.reading[n])
+        ]
         return rng.choice(settled) if settled else None
 
     async def one(index: int) -> None:
         op = rng.choice(ops)
         figures.by_operation[op] = figures.by_operation.get(op, 0) + 1
-        target = pick()
+        target = pick(op)
+        reading = target if op in ("open", "stream", "range") else None
+        if reading is not None:
+            model.reading[reading] += 1
         try:
             if op == "save" or target is None:
                 op = "save"
@@ -148,6 +167,23 @@ async def mixed_workload(
                 got = b"".join([c async for c in storage.stream(target)])
                 big = unverifiable_above is not None and len(expected) > unverifiable_above
                 _compare(figures, got, expected, verifiable=not big, op=op)
+            elif op == "overwrite":
+                # Replacing an acknowledged file: if this fails, the file must still be there.
+                before = model.files[target]
+                size = len(before) if len(before) > 64 * 1024 else rng.randint(0, 64 * 1024)
+                data = _payload(rng, size)
+                async with lock:
+                    model.uncertain.add(target)
+                try:
+                    await storage.save(target, data, overwrite=True)
+                except BucketryError:
+                    async with lock:
+                        figures.failed_overwrites += 1
+                        figures.overwritten[target] = before
+                    raise
+                async with lock:
+                    model.files[target] = data
+                    model.uncertain.discard(target)
             elif op == "range":
                 expected = model.files[target]
                 start = rng.randint(0, max(0, len(expected) - 1))
@@ -202,6 +238,8 @@ async def mixed_workload(
                 figures.untranslated_examples.append(f"{op}: {type(exc).__name__}: {exc}")
         finally:
             figures.operations += 1
+            if reading is not None:
+                model.reading[reading] -= 1
 
     semaphore = asyncio.Semaphore(concurrency)
 
@@ -229,7 +267,13 @@ def _compare(figures: Figures, got: bytes, expected: bytes, *, verifiable: bool,
 
 
 async def verify_survivors(storage: Storage, survivors: dict[str, bytes], figures: Figures) -> None:
-    """Every save that returned must read back byte for byte (``storage`` bypasses the proxy)."""
+    """Every save that returned must read back byte for byte (``storage`` bypasses the proxy),
+    and every file whose overwrite failed must still exist."""
+    for name in figures.overwritten:
+        if not await storage.exists(name):
+            figures.old_versions_lost += 1
+            if len(figures.lost_examples) < 5:
+                figures.lost_examples.append(f"{name}: gone after a failed overwrite")
     for name, data in survivors.items():
         figures.survivors_checked += 1
         try:

@@ -245,16 +245,21 @@ class GCSStorage(Storage):
         ok: tuple[int, ...] = (200,),
         bucket_level: bool = False,
         retry: bool = True,
+        refused_means_damaged: bool = False,
     ) -> aiohttp.ClientResponse:
         """Send a request; return the response (open) when its status is in ``ok``.
 
         ``bucket_level`` requests (uploads, listings) need no object to exist, so a 404 there
         can only mean the bucket is missing. With ``retry`` the request goes through the retry
         policy (a body is rewound for each attempt); chunks of a resumable session do not.
+        ``refused_means_damaged`` is for bodies built here, well formed when they leave: a 400
+        for one means it was damaged on the way, an IntegrityError that the policy retries.
         """
 
         async def attempt() -> aiohttp.ClientResponse:
-            return await self._send(method, url, name, params, headers, data, ok, bucket_level)
+            return await self._send(
+                method, url, name, params, headers, data, ok, bucket_level, refused_means_damaged
+            )
 
         return await (self._retrying(attempt) if retry else attempt())
 
@@ -268,6 +273,7 @@ class GCSStorage(Storage):
         data: Any,
         ok: tuple[int, ...],
         bucket_level: bool,
+        refused_means_damaged: bool = False,
     ) -> aiohttp.ClientResponse:
         assert self._session is not None, "connected before use by Storage._ensure_connected"
         all_headers = {**(await self._headers()), **(headers or {})}
@@ -280,6 +286,14 @@ class GCSStorage(Storage):
             if response.status not in ok:
                 body = await response.read()
                 response.release()
+                lowered = body.lower()
+                if response.status == 400 and (
+                    refused_means_damaged or b"crc32c" in lowered or b"md5" in lowered
+                ):
+                    raise IntegrityError(
+                        f"GCS refused {name or 'the upload'!r}: what arrived is not what was "
+                        "sent (its checksum or its form). Nothing was stored."
+                    )
                 missing = response.status == 404 and (bucket_level or b"bucket" in body.lower())
                 raise GCSResponseError(response.status, response.reason or "", missing)
         return response
@@ -373,14 +387,16 @@ class GCSStorage(Storage):
     async def _put(self, name: str, data: bytes, options: WriteOptions) -> None:
         """One multipart (metadata + media) request, checked against the CRC32C GCS reports."""
         boundary = secrets.token_hex(16)
-        resource = self._resource(name, options)
+        sent = _crc32c(data)
+        # GCS checks the resource's CRC32C against what arrived before it commits: damaged
+        # bytes are refused and the previous version is never touched.
+        resource = {**self._resource(name, options), "crc32c": sent}
         head = (
             f"--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n"
             f"{json.dumps(resource)}\r\n--{boundary}\r\n"
             f"Content-Type: {resource['contentType']}\r\n\r\n"
         ).encode()
         body = head + data + f"\r\n--{boundary}--\r\n".encode()
-        sent = _crc32c(data)
 
         async def attempt() -> None:
             result = await self._json(
@@ -392,8 +408,11 @@ class GCSStorage(Storage):
                 data=body,
                 bucket_level=True,
                 retry=False,  # this attempt is the retried unit
+                refused_means_damaged=True,
             )
-            await self._verify_upload(name, result, sent, resource)  # a mismatch is retried
+            # A mismatch is retried: a new name's damaged object is removed first, an overwrite's
+            # is replaced by the next attempt.
+            await self._verify_upload(name, result, sent, resource, options.overwrite)
 
         await self._create_recognising_own_write(attempt, lambda: self._holds(name, sent))
 
@@ -433,15 +452,25 @@ class GCSStorage(Storage):
                 checksum.update(piece)
                 pending = piece
             last = pending or b""
-            result = await self._send_chunk(name, session_uri, last, offset, offset + len(last))
-            await self._verify_upload(name, result, checksum.value(), resource)
+            sent = checksum.value()
+            final = {"X-Goog-Hash": f"crc32c={sent}"}
+            result = await self._send_chunk(
+                name, session_uri, last, offset, offset + len(last), final
+            )
+            await self._verify_upload(name, result, sent, resource, options.overwrite)
         except BaseException:
             # Cancel the session (GCS answers 499), so no resumable upload stays open.
             await asyncio.shield(self._cancel_session(session_uri))
             raise
 
     async def _send_chunk(
-        self, name: str, session_uri: str, chunk: bytes, offset: int, total: int | None
+        self,
+        name: str,
+        session_uri: str,
+        chunk: bytes,
+        offset: int,
+        total: int | None,
+        final_headers: dict[str, str] | None = None,
     ) -> Any:
         """Send one chunk under the retry policy; return the object's JSON after the last one.
 
@@ -478,7 +507,9 @@ class GCSStorage(Storage):
                 "PUT",
                 session_uri,
                 name,
-                headers={"Content-Range": span},
+                # The last request carries the whole object's CRC32C: GCS checks it before it
+                # finalises the upload.
+                headers={"Content-Range": span, **(final_headers or {})},
                 data=piece,
                 ok=(200, 201, 308),
                 retry=False,  # this attempt is the retried unit
@@ -551,11 +582,21 @@ class GCSStorage(Storage):
             pass
 
     async def _verify_upload(
-        self, name: str, result: Mapping[str, Any], sent: str, resource: Mapping[str, Any]
+        self,
+        name: str,
+        result: Mapping[str, Any],
+        sent: str,
+        resource: Mapping[str, Any],
+        overwrite: bool,
     ) -> None:
         """Check what GCS says it stored against what was sent: bytes, and the object's name,
         type and metadata, which travel in the request body too (a damaged name would store the
-        bytes somewhere else). A mismatch removes what was stored and raises IntegrityError."""
+        bytes somewhere else), and raise IntegrityError on a mismatch.
+
+        Only a service that does not check the CRC32C it is sent (an emulator) can get here.
+        What a create (``overwrite=False``) stored is removed; an overwrite's damaged object
+        stays, and the error says so: the service replaced the previous version when it
+        committed, so removing the new one would lose both."""
         stored_name = str(result.get("name", resource["name"]))
         problems = []
         if result.get("crc32c") is not None and result.get("crc32c") != sent:
@@ -569,6 +610,13 @@ class GCSStorage(Storage):
         if not problems:
             return
         generation = str(result.get("generation", ""))
+        if overwrite and stored_name == resource["name"]:
+            raise IntegrityError(
+                f"GCS stored {name!r} {'; '.join(problems)} (generation {generation or '?'}): "
+                "the request was damaged on the way and this service did not check its CRC32C. "
+                "That generation replaced the previous version, which cannot be restored here; "
+                "save it again."
+            )
         # Remove what this upload stored (only that generation), then let the caller retry.
         with contextlib.suppress(Exception):
             response = await self._request(

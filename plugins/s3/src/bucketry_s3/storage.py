@@ -319,7 +319,11 @@ class S3Storage(Storage):
         parameters = self._put_parameters(name, options)
         if not options.overwrite:
             parameters["IfNoneMatch"] = "*"
-        sent_md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
+        digest = hashlib.md5(data, usedforsecurity=False)
+        sent_md5 = digest.hexdigest()
+        # S3 checks Content-MD5 before it commits: damaged bytes are refused (BadDigest), and the
+        # previous version is never touched. The ETag check below is for services that do not.
+        parameters["ContentMD5"] = base64.b64encode(digest.digest()).decode()
 
         async def attempt() -> None:
             with s3_errors(self.bucket, name):
@@ -327,9 +331,20 @@ class S3Storage(Storage):
                     Bucket=self.bucket, Key=self._key(name), Body=data, **parameters
                 )
             damaged = self._check_received(name, response, sent_md5)
-            if damaged is not None:
-                await self._remove_damaged(name, damaged)  # then the policy sends it again
+            if damaged is None:
+                return
+            if not options.overwrite:
+                # A new name: what the damaged request created is removed, and sent again.
+                await self._remove_damaged(name, damaged)
                 raise IntegrityError(f"S3 received different bytes for {name!r} than were sent.")
+            # An overwrite the service committed has already replaced the previous version;
+            # deleting would lose both. Sending it again (the policy does) replaces the damage.
+            raise IntegrityError(
+                f"S3 stored damaged bytes for {name!r} (ETag {damaged}, not the MD5 of what was "
+                "sent) in place of the previous version, which the service replaced on "
+                "accepting the request and which cannot be restored here (this service does not "
+                "check Content-MD5); save it again."
+            )
 
         await self._create_recognising_own_write(attempt, lambda: self._holds(name, sent_md5))
 
@@ -394,7 +409,8 @@ class S3Storage(Storage):
         self, name: str, key: str, upload_id: str, chunks: AsyncIterator[bytes | bytearray]
     ) -> list[dict[str, Any]]:
         async def send(number: int, body: memoryview) -> dict[str, Any]:
-            sent_md5 = hashlib.md5(body, usedforsecurity=False).hexdigest()
+            digest = hashlib.md5(body, usedforsecurity=False)
+            sent_md5 = digest.hexdigest()
 
             async def attempt() -> dict[str, Any]:
                 with s3_errors(self.bucket, name):
@@ -404,6 +420,7 @@ class S3Storage(Storage):
                         UploadId=upload_id,
                         PartNumber=number,
                         Body=BytesReader(body),  # from the pooled buffer, never copied whole
+                        ContentMD5=base64.b64encode(digest.digest()).decode(),
                     )
                 if self._check_received(name, response, sent_md5) is not None:
                     # A part is only kept if completed: sending it again replaces it.
@@ -457,9 +474,7 @@ class S3Storage(Storage):
                     check = _WholeObjectCheck.of(response, self._verifiable_etag())
                 else:
                     try:
-                        response = await self._get(
-                            name, Range=f"bytes={position}-", IfMatch=etag
-                        )
+                        response = await self._get(name, Range=f"bytes={position}-", IfMatch=etag)
                     except AlreadyExistsError:  # S3's 412: the ETag no longer matches
                         raise IntegrityError(
                             f"{name!r} was replaced in S3 while it was being read; read it again."
