@@ -7,4 +7,5 @@ urlpatterns = [
     path("documents-async/", views.upload_document_async),
     path("photos/", views.upload_photo),
     path("files/<path:name>", views.download),
+    path("named/", views.save_named),
 ]

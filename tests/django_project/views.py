@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from asgiref.sync import sync_to_async
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 
@@ -39,3 +40,9 @@ async def upload_document_async(request: HttpRequest) -> HttpResponse:
 
 def download(request: HttpRequest, name: str) -> FileResponse:
     return FileResponse(default_storage.open(name), as_attachment=True)
+
+
+def save_named(request: HttpRequest) -> HttpResponse:
+    """Saves under a name the client chose: an unsafe one must answer 400, not 500."""
+    name = default_storage.save(request.POST["name"], ContentFile(request.POST["text"]))
+    return JsonResponse({"name": name})

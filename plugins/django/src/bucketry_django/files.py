@@ -1,8 +1,9 @@
-"""A Django ``File`` that reads a stored file in ranges instead of downloading it whole."""
+"""Django ``File`` objects over a bucketry storage: read in ranges, written through a spool."""
 
 from __future__ import annotations
 
 import io
+import tempfile
 from collections.abc import Callable
 from typing import Any
 
@@ -10,7 +11,7 @@ from django.core.files.base import File
 
 from bucketry.content import SeekableReader
 
-__all__ = ["RangeReader", "StreamingFile"]
+__all__ = ["RangeReader", "SpooledWriteFile", "StreamingFile"]
 
 READ_AHEAD = 1024 * 1024
 
@@ -50,13 +51,89 @@ class RangeReader(SeekableReader):
 
 
 class StreamingFile(File):  # type: ignore[misc]
-    """What ``storage.open(name)`` returns: reads stream from the backend as they happen."""
+    """What ``storage.open(name)`` returns for reading: reads stream from the backend as they
+    happen; ``"r"`` decodes them. ``open()`` on a closed one opens the stored file again, as
+    ``FieldFile.open()`` expects after, say, ``ImageField`` read the image's dimensions."""
 
-    def __init__(self, reader: RangeReader, name: str, size: int) -> None:
-        super().__init__(io.BufferedReader(reader, buffer_size=READ_AHEAD), name)
+    def __init__(
+        self,
+        reader: RangeReader,
+        name: str,
+        size: int,
+        mode: str = "rb",
+        encoding: str | None = None,
+        reopen: Callable[[str], StreamingFile] | None = None,
+    ) -> None:
+        binary = io.BufferedReader(reader, buffer_size=READ_AHEAD)
+        stream: Any = binary if "b" in mode else io.TextIOWrapper(binary, encoding or "utf-8")
+        super().__init__(stream, name)
         self._streamed_size = size
-        self.mode = "rb"
+        self._reopen = reopen
+        self.mode = mode
 
     @property
     def size(self) -> int:
         return self._streamed_size
+
+    def open(self, mode: str | None = None, *args: Any, **kwargs: Any) -> StreamingFile:
+        if not self.closed and (mode is None or mode == self.mode):
+            self.seek(0)
+            return self
+        if self._reopen is None:
+            raise ValueError("The file cannot be reopened.")
+        if not self.closed:
+            self.close()
+        fresh = self._reopen(mode or self.mode)
+        self.file = fresh.file  # type: ignore[has-type]  # File sets it untyped
+        self.mode, self._streamed_size = fresh.mode, fresh.size
+        return self
+
+
+SPOOL_SIZE = 8 * 1024 * 1024
+"""What a file opened for writing keeps in memory before it spools to a temp file on disk."""
+
+
+class SpooledWriteFile(File):  # type: ignore[misc]
+    """What ``storage.open(name, "wb")`` (or ``"w"``) returns: writes go to a spooled temp file,
+    in memory up to :data:`SPOOL_SIZE` and on disk past it, and ``close()`` stores the whole
+    content under ``name``, replacing what was there (django-storages' S3 file does the same).
+    Nothing is stored if nothing was written since it was opened, or if the ``with`` block
+    raised."""
+
+    def __init__(
+        self, name: str, mode: str, store: Callable[[Any], object], encoding: str | None = None
+    ) -> None:
+        spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_SIZE, mode="w+b")  # noqa: SIM115
+        stream: Any = spool if "b" in mode else io.TextIOWrapper(spool, encoding or "utf-8")
+        super().__init__(stream, name)
+        self.mode = mode
+        self._spool = spool
+        self._store = store
+        self._written = False
+        self._failed = False
+
+    def write(self, data: Any) -> int:
+        self._written = True
+        return int(self.file.write(data))
+
+    def __exit__(self, exc_type: Any, exc: Any, traceback: Any) -> None:
+        self._failed = exc_type is not None
+        self.close()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        try:
+            if self._written and not self._failed:
+                self.file.flush()
+                self._spool.seek(0)
+                self._store(self._spool)
+        finally:
+            self._written = False
+            if isinstance(self.file, io.TextIOWrapper):
+                self.file.detach()
+            self._spool.close()
+
+    @property
+    def closed(self) -> bool:
+        return bool(self._spool.closed)

@@ -22,26 +22,38 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
-from urllib.parse import urljoin
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
-from django.core.files.base import File
+from django.contrib.staticfiles.storage import ManifestFilesMixin
+from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
+from django.core.files.base import ContentFile, File
 from django.core.files.storage import Storage as DjangoStorage
 from django.core.files.utils import validate_file_name
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 
-from bucketry import ConfigurationError, Storage, create_storage
+from bucketry import ConfigurationError, Storage, UnsafeNameError, create_storage
 from bucketry.names import alternative_name, clean_name
-from bucketry_django.files import RangeReader, StreamingFile
-from bucketry_django.portal import Portal
+from bucketry.sync import SyncStorage
+from bucketry_django.files import RangeReader, SpooledWriteFile, StreamingFile
 
-__all__ = ["BucketryStorage"]
+__all__ = [
+    "BucketryStaticStorage",
+    "BucketryStorage",
+    "ManifestBucketryStaticStorage",
+    "SuspiciousName",
+]
 
 T = TypeVar("T")
+
+
+class SuspiciousName(SuspiciousFileOperation, UnsafeNameError):  # type: ignore[misc]
+    """An unsafe file name, as Django reports it: a 400 and a ``django.security`` log entry.
+
+    Also an :class:`~bucketry.UnsafeNameError`, for code that catches bucketry's errors.
+    """
 
 
 @deconstructible(path="bucketry_django.BucketryStorage")
@@ -52,37 +64,44 @@ class BucketryStorage(DjangoStorage):  # type: ignore[misc]
     ``False``) replaces files of the same name instead of choosing a new one.
     """
 
+    default_overwrite = False
+    url_setting = "MEDIA_URL"
+    """The setting whose absolute URL prefixes a backend's relative ``url()`` (``/media/x``)."""
+
     def __init__(
         self,
         backend: str | None = None,
         *,
         url: str | None = None,
-        overwrite: bool = False,
+        overwrite: bool | None = None,
         **options: Any,
     ) -> None:
-        self._backend_name = backend
-        self._url = url
-        self._options = options
-        self.overwrite = overwrite
-        self._storage: Storage | None = None
-        self._portal = Portal()
+        self._bucketry_backend = backend
+        self._bucketry_url = url
+        self._bucketry_options = options
+        self.overwrite = self.default_overwrite if overwrite is None else overwrite
+        self._sync: SyncStorage | None = None
 
-    # -- the bucketry storage, on the portal's loop ------------------------------------------------
+    # -- the bucketry storage, behind its sync portal --------------------------------------------
 
     @property
     def bucketry(self) -> Storage:
         """The wrapped bucketry storage (created on first use, from the options or settings)."""
-        if self._storage is None:
-            self._storage = self._create()
-            self._portal.stop_at_exit(self._storage.aclose)
-        return self._storage
+        return self.sync.storage
+
+    @property
+    def sync(self) -> SyncStorage:
+        """The wrapped storage's blocking API (:class:`bucketry.sync.SyncStorage`)."""
+        if self._sync is None:
+            self._sync = SyncStorage(self._create())
+        return self._sync
 
     def _create(self) -> Storage:
         try:
-            if self._backend_name or self._url:
-                if self._url:
-                    return create_storage(self._url)
-                return create_storage(str(self._backend_name), **self._options)
+            if self._bucketry_backend or self._bucketry_url:
+                if self._bucketry_url:
+                    return create_storage(self._bucketry_url)
+                return create_storage(str(self._bucketry_backend), **self._bucketry_options)
             configured = getattr(settings, "BUCKETRY_STORAGE", None) or os.environ.get(
                 "BUCKETRY_STORAGE_URL"
             )
@@ -99,23 +118,53 @@ class BucketryStorage(DjangoStorage):  # type: ignore[misc]
         )
 
     def _call(self, work: Callable[[Storage], Awaitable[T]]) -> T:
-        storage = self.bucketry
-        return self._portal.call(lambda: work(storage))
+        sync = self.sync
+        try:
+            return sync._call(lambda: work(sync.storage))
+        except UnsafeNameError as exc:
+            if isinstance(exc, SuspiciousName):
+                raise
+            raise SuspiciousName(str(exc)) from exc
 
     def close(self) -> None:
         """Close the backend's client and stop the portal (tests, or a clean shutdown)."""
-        storage, self._storage = self._storage, None
-        self._portal.stop(storage.aclose if storage is not None else None)
+        if self._sync is not None:
+            self._sync.close()
+
+    # -- attributes Django code reads ------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str | None:
+        base = getattr(self.bucketry, "base_url", None)
+        return None if base is None else str(base)
+
+    @property
+    def location(self) -> str:
+        location = getattr(self.bucketry, "location", None)
+        if location is None:
+            raise AttributeError("This backend has no local location.")
+        return os.path.abspath(str(location))
+
+    @property
+    def base_location(self) -> str:
+        return str(getattr(self.bucketry, "location", ""))
 
     # -- Django's API ------------------------------------------------------------------------------
 
-    def save(self, name: str | None, content: Any, max_length: int | None = None) -> str:
-        """Store ``content``; the name returned is free, decided atomically by the backend."""
+    def save(self, name: Any, content: Any, max_length: int | None = None) -> str:
+        """Store ``content``; the name returned is free, decided atomically by the backend.
+
+        ``content`` is any Django ``File`` (``ContentFile``, uploads), a file object (binary or
+        text), ``bytes`` or ``str``; text is stored as UTF-8, as ``FileSystemStorage`` does.
+        """
         if name is None:
             name = content.name
-        if not hasattr(content, "chunks"):
+        name = _name(name)
+        if isinstance(content, (bytes, bytearray, str)):
+            content = ContentFile(content, name)
+        elif not hasattr(content, "chunks"):
             content = File(content, name)
-        validate_file_name(name, allow_relative_path=True)
+        _validate(name)
         name = self.get_available_name(name, max_length=max_length)
         stored = self._call(
             lambda storage: storage.save(
@@ -126,30 +175,62 @@ class BucketryStorage(DjangoStorage):  # type: ignore[misc]
                 max_length=max_length,
             )
         )
-        validate_file_name(stored, allow_relative_path=True)
+        _validate(stored)
         return stored
 
     def _save(self, name: str, content: Any) -> str:
         return str(self.save(name, content))
 
-    def get_available_name(self, name: str, max_length: int | None = None) -> str:
-        """The name itself, cleaned and fitted to ``max_length``.
+    def _cleaned(self, name: Any) -> str:
+        try:
+            return clean_name(_name(name).replace("\\", "/"))
+        except UnsafeNameError as exc:
+            raise SuspiciousName(str(exc)) from exc
 
-        Whether it is free is decided when it is written (create-if-absent), not here: checking
-        first is the race Django's default has.
+    def get_available_name(self, name: Any, max_length: int | None = None) -> str:
+        """The name, cleaned and fitted to ``max_length`` exactly as Django fits it (the file
+        root is cut; ``SuspiciousFileOperation`` when nothing of it is left), with a random
+        suffix unless ``overwrite``.
+
+        Whether the name is free is not checked here: it is decided when the file is written
+        (create-if-absent), since checking first is the race Django's default has.
         """
-        name = clean_name(name.replace("\\", "/"))
-        if max_length is not None and len(name) > max_length:
-            name = alternative_name(name, max_length)
-        return name
+        try:
+            return str(super().get_available_name(self._cleaned(name), max_length=max_length))
+        except SuspiciousFileOperation as exc:
+            if isinstance(exc, SuspiciousName):
+                raise
+            raise SuspiciousName(str(exc)) from exc
+
+    def is_name_available(self, name: str, max_length: int | None = None) -> bool:
+        # Only the length: whether the name is taken is the backend's atomic create's to decide.
+        return not (max_length and len(name) > max_length)
 
     def get_alternative_name(self, file_root: str, file_ext: str) -> str:
-        return alternative_name(f"{file_root}{file_ext}")
+        if self.overwrite:
+            return f"{file_root}{file_ext}"
+        return str(alternative_name(f"{file_root}{file_ext}"))
 
-    def _open(self, name: str, mode: str = "rb") -> StreamingFile:
-        if any(flag in mode for flag in "wax+"):
+    def open(self, name: Any, mode: str = "rb", *, encoding: str | None = None) -> File:
+        """``"rb"`` and ``"r"`` read in ranges (``encoding`` for text, UTF-8 by default);
+        ``"wb"`` and ``"w"`` give a file whose content replaces ``name`` when it is closed."""
+        return self._open(_name(name), mode, encoding=encoding)
+
+    def _open(self, name: str, mode: str = "rb", encoding: str | None = None) -> File:
+        if mode.replace("t", "") in ("w", "wb"):
+            cleaned = self._cleaned(name)
+            return SpooledWriteFile(
+                cleaned,
+                mode,
+                lambda spool: self._call(
+                    lambda storage: storage.save(cleaned, spool, overwrite=True)
+                ),
+                encoding,
+            )
+        if mode.replace("t", "") not in ("r", "rb"):
             raise ValueError(
-                f"BucketryStorage opens files for reading only, not {mode!r}; use save()."
+                f"BucketryStorage opens files with 'rb', 'r', 'wb' or 'w', not {mode!r}: object "
+                "stores cannot append to or update a file in place."
             )
         info = self._call(lambda storage: storage.stat(name))
 
@@ -160,53 +241,121 @@ class BucketryStorage(DjangoStorage):  # type: ignore[misc]
 
             return self._call(read)
 
-        return StreamingFile(RangeReader(info.size, fetch), info.name, info.size)
-
-    def delete(self, name: str) -> None:
-        if not name:
-            raise ValueError("The name must be given to delete().")
-        self._call(lambda storage: storage.delete(name))
-
-    def exists(self, name: str) -> bool:
-        return bool(self._call(lambda storage: storage.exists(name)))
-
-    def listdir(self, path: str) -> tuple[list[str], list[str]]:
-        return self._call(lambda storage: storage.listdir(path))
-
-    def size(self, name: str) -> int:
-        return int(self._call(lambda storage: storage.size(name)))
-
-    def url(self, name: str | None) -> str:
-        if name is None:
-            raise ValueError("The name must be given to url().")
-        address = self.bucketry.url(name)
-        base = getattr(settings, "MEDIA_URL", None) or ""
-        return (
-            urljoin(base, address)
-            if address.startswith("/") and base.startswith("http")
-            else address
+        return StreamingFile(
+            RangeReader(info.size, fetch),
+            info.name,
+            info.size,
+            mode=mode,
+            encoding=encoding,
+            reopen=lambda again: self._open(name, again, encoding),
         )
 
-    def get_modified_time(self, name: str) -> datetime:
-        info = self._call(lambda storage: storage.stat(name))
+    def delete(self, name: Any) -> None:
+        if not name:
+            raise ValueError("The name must be given to delete().")
+        self._call(lambda storage: storage.delete(_name(name)))
+
+    def exists(self, name: Any) -> bool:
+        return bool(self._call(lambda storage: storage.exists(_name(name))))
+
+    def listdir(self, path: Any) -> tuple[list[str], list[str]]:
+        return self._call(lambda storage: storage.listdir(_name(path)))
+
+    def size(self, name: Any) -> int:
+        return int(self._call(lambda storage: storage.size(_name(name))))
+
+    def url(self, name: Any) -> str:
+        if name is None:
+            raise ValueError("The name must be given to url().")
+        try:
+            address = self.bucketry.url(_name(name))
+        except UnsafeNameError as exc:
+            raise SuspiciousName(str(exc)) from exc
+        base = getattr(settings, self.url_setting, None) or ""
+        if address.startswith("/") and base.startswith("http"):
+            return str(base.rstrip("/") + address)
+        return address
+
+    def get_modified_time(self, name: Any) -> datetime:
+        info = self._call(lambda storage: storage.stat(_name(name)))
         if info.last_modified is None:
             raise NotImplementedError("This backend does not report modification times.")
         return _django_time(info.last_modified)
 
-    def get_created_time(self, name: str) -> datetime:
-        raise NotImplementedError("bucketry backends report modification times only.")
+    def get_created_time(self, name: Any) -> datetime:
+        return self._local_time(name, "st_ctime", "creation")
 
-    def get_accessed_time(self, name: str) -> datetime:
-        raise NotImplementedError("bucketry backends report modification times only.")
+    def get_accessed_time(self, name: Any) -> datetime:
+        return self._local_time(name, "st_atime", "access")
 
-    def path(self, name: str) -> str:
+    def _local_time(self, name: Any, field: str, what: str) -> datetime:
+        """Times only a local file system keeps (object stores record modification only)."""
+        try:
+            path = self.path(name)
+        except NotImplementedError:
+            raise NotImplementedError(
+                f"This backend does not report {what} times; only get_modified_time()."
+            ) from None
+        moment = datetime.fromtimestamp(getattr(os.stat(path), field), UTC)
+        return _django_time(moment)
+
+    def path(self, name: Any) -> str:
         local = getattr(self.bucketry, "path", None)
         if local is None:
             raise NotImplementedError("This backend doesn't support absolute paths.")
-        return str(local(name))
+        try:
+            return str(local(_name(name)))
+        except UnsafeNameError as exc:
+            raise SuspiciousName(str(exc)) from exc
 
     def __repr__(self) -> str:
         return f"BucketryStorage({self.bucketry!r})"
+
+
+@deconstructible(path="bucketry_django.BucketryStaticStorage")
+class BucketryStaticStorage(BucketryStorage):
+    """For ``STORAGES["staticfiles"]``: ``collectstatic`` publishes to any bucketry backend.
+
+    Files of the same name are replaced (``overwrite=True`` by default, as collectstatic
+    expects), ``url()`` is prefixed by ``STATIC_URL`` when that is absolute and the backend's
+    address is a path, and a directory "exists" while something is stored under it, so
+    ``collectstatic --clear`` can walk and empty an object store as it does a directory tree.
+    """
+
+    default_overwrite = True
+    url_setting = "STATIC_URL"
+
+    def exists(self, name: Any) -> bool:
+        name = _name(name)
+        if not name.strip("/"):
+            return True  # the storage root, which --clear starts from
+        if super().exists(name):
+            return True
+        directories, files = self.listdir(name)
+        return bool(directories or files)
+
+
+@deconstructible(path="bucketry_django.ManifestBucketryStaticStorage")
+class ManifestBucketryStaticStorage(ManifestFilesMixin, BucketryStaticStorage):  # type: ignore[misc]
+    """:class:`BucketryStaticStorage` with hashed names (``app.3f2a9c.css``) and the
+    ``staticfiles.json`` manifest stored in the backend, as ``ManifestStaticFilesStorage``."""
+
+
+def _validate(name: str) -> None:
+    """Django's own check of a name, its error a :class:`SuspiciousName` like ours."""
+    try:
+        validate_file_name(name, allow_relative_path=True)
+    except SuspiciousFileOperation as exc:
+        raise SuspiciousName(str(exc)) from exc
+
+
+def _name(name: Any) -> str:
+    """A name as Django code passes it: ``str`` or any ``os.PathLike``."""
+    if isinstance(name, os.PathLike):
+        return str(os.fspath(name))
+    if not isinstance(name, str):
+        raise SuspiciousName(f"A file name must be a str or a path, not {type(name).__name__}.")
+    return name
 
 
 def _django_time(moment: datetime) -> datetime:
@@ -218,7 +367,8 @@ def _django_time(moment: datetime) -> datetime:
 
 
 class _DjangoContent:
-    """A Django ``File`` read chunk by chunk (``chunks()`` never loads it whole)."""
+    """A Django ``File`` read chunk by chunk (``chunks()`` never loads it whole); text chunks
+    are stored as UTF-8."""
 
     def __init__(self, file: Any) -> None:
         self._file = file
@@ -234,4 +384,9 @@ class _DjangoContent:
             chunk = await asyncio.to_thread(next, iterator, None)
             if chunk is None:
                 return
-            yield chunk if isinstance(chunk, bytes) else bytes(chunk)
+            if isinstance(chunk, str):
+                yield chunk.encode("utf-8")
+            else:
+                yield chunk if isinstance(chunk, bytes) else bytes(chunk)
+
+

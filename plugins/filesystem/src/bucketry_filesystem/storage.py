@@ -102,7 +102,8 @@ class FileSystemStorage(Storage):
         if not location:
             raise ConfigurationError("The filesystem backend needs location=<directory>.")
         self.location = os.fspath(location)
-        self.base_url = base_url
+        # As Django's FileSystemStorage: a base URL always ends in "/", so names join to it.
+        self.base_url = base_url if not base_url or base_url.endswith("/") else base_url + "/"
         self.file_permissions_mode = file_permissions_mode
         self.directory_permissions_mode = directory_permissions_mode
         self.fsync = fsync

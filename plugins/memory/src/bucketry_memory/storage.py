@@ -50,7 +50,8 @@ class MemoryStorage(Storage):
     capabilities = frozenset(Capability) - {Capability.SIGNED_URL}
 
     def __init__(self, *, base_url: str = "/media/") -> None:
-        self.base_url = base_url
+        # As Django's FileSystemStorage: a base URL always ends in "/", so names join to it.
+        self.base_url = base_url if not base_url or base_url.endswith("/") else base_url + "/"
         self._blobs: dict[str, _Blob] = {}
         self._lock = threading.Lock()
 

@@ -1,0 +1,258 @@
+"""The storage contract for synchronous code: scripts, Flask, Celery, notebooks, Django.
+
+A :class:`SyncStorage` wraps any :class:`~bucketry.Storage` and offers every method of the
+contract as a plain blocking call::
+
+    from bucketry.sync import get_sync_storage
+
+    media = get_sync_storage("media")          # the storage configured under that alias
+    name = media.save("reports/q3.pdf", data)
+    for chunk in media.stream(name):
+        ...
+
+Each ``SyncStorage`` owns one event loop running in a daemon thread (its *portal*); a call hands
+that loop a coroutine and waits for the result. The backend's client (an aiohttp session, an
+aiobotocore client) lives on that loop for the storage's whole life: it is created once, not per
+call, and never touched by two loops. Calls may come from any number of threads.
+
+Calling a ``SyncStorage`` from a thread that is running an event loop raises
+:class:`RuntimeError`: the call would block that loop (and, on the portal's own thread,
+deadlock). Async code awaits the :class:`~bucketry.Storage` itself (``sync.storage``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import builtins
+import contextlib
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from datetime import timedelta
+from types import TracebackType
+from typing import Self, TypeVar
+
+from bucketry.config import get_storage
+from bucketry.content import Content
+from bucketry.info import Capability, FileInfo
+from bucketry.storage import Storage
+
+__all__ = ["Portal", "SyncStorage", "get_sync_storage"]
+
+T = TypeVar("T")
+
+
+class Portal:
+    """A private event loop in a daemon thread, started on first use."""
+
+    def __init__(self, name: str = "bucketry-sync") -> None:
+        self._name = name
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def _start(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(target=loop.run_forever, name=self._name, daemon=True)
+                thread.start()
+                self._loop, self._thread = loop, thread
+            return self._loop
+
+    def call(self, work: Callable[[], Awaitable[T]]) -> T:
+        """Run ``work()`` on the portal's loop and return its result (or raise its error)."""
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is not None:
+            raise RuntimeError(
+                "A synchronous bucketry storage was called from a running event loop, which it "
+                "would block (or deadlock, on its own loop). In async code, await the async "
+                "storage instead (SyncStorage.storage), or call this from a worker thread "
+                "(asyncio.to_thread, asgiref's sync_to_async)."
+            )
+        loop = self._start()
+
+        async def run() -> T:
+            return await work()
+
+        return asyncio.run_coroutine_threadsafe(run(), loop).result()
+
+    def stop(self, before: Callable[[], Awaitable[object]] | None = None) -> None:
+        """Run ``before`` (closing clients) on the loop, then stop the loop and its thread."""
+        with self._lock:
+            loop, thread = self._loop, self._thread
+            self._loop = self._thread = None
+        if loop is None or thread is None:
+            return
+        if before is not None:
+            with contextlib.suppress(Exception):  # closing must not stop the shutdown
+                asyncio.run_coroutine_threadsafe(_awaited(before), loop).result(timeout=30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=30)
+        loop.close()
+
+    def stop_at_exit(self, before: Callable[[], Awaitable[object]] | None = None) -> None:
+        atexit.register(self.stop, before)
+
+
+async def _awaited(function: Callable[[], Awaitable[object]]) -> None:
+    await function()
+
+
+class SyncStorage:
+    """Every method of :class:`~bucketry.Storage`, blocking; see the module's documentation.
+
+    Use it as a context manager, or call :meth:`close` when done (an interpreter exit closes it
+    too). ``stream`` and ``list`` return iterators that fetch chunk by chunk, page by page.
+    """
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        """The async storage underneath, for async code."""
+        self._portal = Portal()
+        self._portal.stop_at_exit(storage.aclose)
+
+    def _call(self, work: Callable[[], Awaitable[T]]) -> T:
+        return self._portal.call(work)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the backend's client and stop the portal; a later call starts them again."""
+        self._portal.stop(self.storage.aclose)
+
+    def __repr__(self) -> str:
+        return f"SyncStorage({self.storage!r})"
+
+    # -- the contract, blocking ------------------------------------------------------------------
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        return self.storage.capabilities
+
+    def supports(self, capability: Capability | str) -> bool:
+        return self.storage.supports(capability)
+
+    def save(
+        self,
+        name: str,
+        content: Content,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        overwrite: bool = False,
+        max_size: int | None = None,
+        max_length: int | None = None,
+    ) -> str:
+        return self._call(
+            lambda: self.storage.save(
+                name,
+                content,
+                content_type=content_type,
+                metadata=metadata,
+                overwrite=overwrite,
+                max_size=max_size,
+                max_length=max_length,
+            )
+        )
+
+    def open(self, name: str) -> bytes:
+        return self._call(lambda: self.storage.open(name))
+
+    def stream(
+        self,
+        name: str,
+        *,
+        start: int | None = None,
+        end: int | None = None,
+        chunk_size: int | None = None,
+    ) -> Iterator[bytes]:
+        return self._iterate(
+            lambda: self.storage.stream(name, start=start, end=end, chunk_size=chunk_size)
+        )
+
+    def list(self, prefix: str = "", *, recursive: bool = True) -> Iterator[FileInfo]:
+        return self._iterate(lambda: self.storage.list(prefix, recursive=recursive))
+
+    def _iterate(self, make: Callable[[], AsyncIterator[T]]) -> Iterator[T]:
+        """An async iterator driven from this thread, one item per trip to the portal; closed
+        on the portal's loop however the caller stops."""
+        iterator = make()
+        try:
+            while True:
+                try:
+                    yield self._call(lambda: anext(iterator))
+                except StopAsyncIteration:
+                    return
+        finally:
+            close = getattr(iterator, "aclose", None)
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    self._call(close)
+
+    def delete(self, name: str) -> None:
+        self._call(lambda: self.storage.delete(name))
+
+    def delete_prefix(self, prefix: str) -> int:
+        return self._call(lambda: self.storage.delete_prefix(prefix))
+
+    def exists(self, name: str) -> bool:
+        return self._call(lambda: self.storage.exists(name))
+
+    def size(self, name: str) -> int:
+        return self._call(lambda: self.storage.size(name))
+
+    def stat(self, name: str) -> FileInfo:
+        return self._call(lambda: self.storage.stat(name))
+
+    def copy(self, src: str, dst: str, *, overwrite: bool = False) -> str:
+        return self._call(lambda: self.storage.copy(src, dst, overwrite=overwrite))
+
+    def move(self, src: str, dst: str, *, overwrite: bool = False) -> str:
+        return self._call(lambda: self.storage.move(src, dst, overwrite=overwrite))
+
+    def url(self, name: str) -> str:
+        return self.storage.url(name)
+
+    def signed_url(
+        self, name: str, *, expires: int | timedelta = 3600, method: str = "GET"
+    ) -> str:
+        return self._call(lambda: self.storage.signed_url(name, expires=expires, method=method))
+
+    def listdir(self, path: str = "") -> tuple[builtins.list[str], builtins.list[str]]:
+        return self._call(lambda: self.storage.listdir(path))
+
+    def get_valid_name(self, name: str) -> str:
+        return self.storage.get_valid_name(name)
+
+    def get_available_name(self, name: str, max_length: int | None = None) -> str:
+        return self._call(lambda: self.storage.get_available_name(name, max_length))
+
+
+_sync_storages: dict[int, SyncStorage] = {}
+_lock = threading.Lock()
+
+
+def get_sync_storage(alias: str = "default") -> SyncStorage:
+    """The storage configured under ``alias`` (see :func:`bucketry.get_storage`), blocking.
+
+    One ``SyncStorage`` per configured storage, shared by every caller and thread.
+    """
+    storage = get_storage(alias)
+    with _lock:
+        sync = _sync_storages.get(id(storage))
+        if sync is None or sync.storage is not storage:
+            sync = _sync_storages[id(storage)] = SyncStorage(storage)
+        return sync
