@@ -79,6 +79,11 @@ class Storage:
     signed_put_headers: ClassVar[Mapping[str, str]] = MappingProxyType({})
     """Headers a client must send with a ``signed_url(method="PUT")`` upload (Azure wants
     ``x-ms-blob-type``); browsers and scripts using a signed upload URL should add them."""
+    loop_bound: ClassVar[bool] = True
+    """Whether the backend's client belongs to the event loop it was opened on (an aiohttp
+    session does). :class:`~bucketry.sync.SyncStorage` then runs every call on one loop of its
+    own; a backend without such a client (local files, memory) is run in the caller's thread,
+    where blocking is allowed (:func:`blocking_allowed`)."""
     resumes_whole_reads: ClassVar[bool] = False
     """Whether ``_stream(name, 0, None, ...)`` resumes its own broken reads (under the policy,
     with :meth:`_before_resume`) and checks the object's checksum over every byte it yielded,

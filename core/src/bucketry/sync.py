@@ -15,6 +15,11 @@ that loop a coroutine and waits for the result. The backend's client (an aiohttp
 aiobotocore client) lives on that loop for the storage's whole life: it is created once, not per
 call, and never touched by two loops. Calls may come from any number of threads.
 
+A backend whose client is not bound to a loop (``Storage.loop_bound`` is false: the
+filesystem and memory backends) is run instead on an event loop of the calling thread's own, with
+:func:`blocking_allowed` true, so its blocking calls run right there instead of each taking a
+trip to a worker thread: a sync caller is a thread that may block.
+
 Calling a ``SyncStorage`` from a thread that is running an event loop raises
 :class:`RuntimeError`: the call would block that loop (and, on the portal's own thread,
 deadlock). Async code awaits the :class:`~bucketry.Storage` itself (``sync.storage``).
@@ -26,6 +31,7 @@ import asyncio
 import atexit
 import builtins
 import contextlib
+import contextvars
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from datetime import timedelta
@@ -37,9 +43,61 @@ from bucketry.content import Content
 from bucketry.info import Capability, FileInfo
 from bucketry.storage import Storage
 
-__all__ = ["Portal", "SyncStorage", "get_sync_storage"]
+__all__ = ["Portal", "SyncStorage", "blocking_allowed", "get_sync_storage"]
 
 T = TypeVar("T")
+
+
+_blocking_allowed: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "bucketry_blocking_allowed", default=False
+)
+
+
+def blocking_allowed() -> bool:
+    """Whether the running coroutine may block its thread: true inside a
+    :class:`SyncStorage` call on the caller's own thread, where a backend should make its
+    blocking calls directly rather than hand them to a worker thread."""
+    return _blocking_allowed.get()
+
+
+def _refuse_inside_a_loop() -> None:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise RuntimeError(
+        "A synchronous bucketry storage was called from a running event loop, which it would "
+        "block (or deadlock, on its own loop). In async code, await the async storage instead "
+        "(SyncStorage.storage), or call this from a worker thread (asyncio.to_thread, asgiref's "
+        "sync_to_async)."
+    )
+
+
+class _ThreadLoops:
+    """One event loop per calling thread, kept for the thread's later calls."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def call(self, work: Callable[[], Awaitable[T]]) -> T:
+        _refuse_inside_a_loop()
+        loop: asyncio.AbstractEventLoop | None = getattr(self._local, "loop", None)
+        if loop is None:
+            loop = self._local.loop = asyncio.new_event_loop()
+
+        async def run() -> T:
+            _blocking_allowed.set(True)  # in this task's own context only
+            return await work()
+
+        # Not asyncio.Runner: it installs and restores a SIGINT handler on every call, which
+        # costs more than a small file's whole save.
+        return loop.run_until_complete(run())
+
+    def stop(self) -> None:
+        loop, self._local.loop = getattr(self._local, "loop", None), None
+        if loop is not None:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
 
 
 class Portal:
@@ -62,17 +120,7 @@ class Portal:
 
     def call(self, work: Callable[[], Awaitable[T]]) -> T:
         """Run ``work()`` on the portal's loop and return its result (or raise its error)."""
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is not None:
-            raise RuntimeError(
-                "A synchronous bucketry storage was called from a running event loop, which it "
-                "would block (or deadlock, on its own loop). In async code, await the async "
-                "storage instead (SyncStorage.storage), or call this from a worker thread "
-                "(asyncio.to_thread, asgiref's sync_to_async)."
-            )
+        _refuse_inside_a_loop()
         loop = self._start()
 
         async def run() -> T:
@@ -113,9 +161,12 @@ class SyncStorage:
         self.storage = storage
         """The async storage underneath, for async code."""
         self._portal = Portal()
+        self._threads = None if storage.loop_bound else _ThreadLoops()
         self._portal.stop_at_exit(storage.aclose)
 
     def _call(self, work: Callable[[], Awaitable[T]]) -> T:
+        if self._threads is not None:
+            return self._threads.call(work)
         return self._portal.call(work)
 
     def __enter__(self) -> Self:
@@ -131,6 +182,11 @@ class SyncStorage:
 
     def close(self) -> None:
         """Close the backend's client and stop the portal; a later call starts them again."""
+        if self._threads is not None:
+            with contextlib.suppress(Exception):
+                self._threads.call(self.storage.aclose)
+            self._threads.stop()  # this thread's loop; other threads' loops end with them
+            return
         self._portal.stop(self.storage.aclose)
 
     def __repr__(self) -> str:

@@ -24,12 +24,16 @@ class RangeReader(SeekableReader):
     """
 
     def __init__(
-        self, size: int, fetch: Callable[[int, int], bytes], read_ahead: int = READ_AHEAD
+        self,
+        size: int,
+        fetch: Callable[[int, int], bytes],
+        read_ahead: int = READ_AHEAD,
+        head: bytes = b"",
     ) -> None:
         super().__init__(size)
         self._fetch = fetch
         self._read_ahead = read_ahead
-        self._buffer = b""
+        self._buffer = head  # bytes from 0 already in hand (a small file read with its stat)
         self._buffer_start = 0
 
     def readinto(self, buffer: Any) -> int:

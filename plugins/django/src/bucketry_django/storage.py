@@ -34,10 +34,10 @@ from django.core.files.utils import validate_file_name
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 
-from bucketry import ConfigurationError, Storage, UnsafeNameError, create_storage
+from bucketry import ConfigurationError, FileInfo, Storage, UnsafeNameError, create_storage
 from bucketry.names import alternative_name, clean_name
 from bucketry.sync import SyncStorage
-from bucketry_django.files import RangeReader, SpooledWriteFile, StreamingFile
+from bucketry_django.files import READ_AHEAD, RangeReader, SpooledWriteFile, StreamingFile
 
 __all__ = [
     "BucketryStaticStorage",
@@ -166,10 +166,15 @@ class BucketryStorage(DjangoStorage):  # type: ignore[misc]
             content = File(content, name)
         _validate(name)
         name = self.get_available_name(name, max_length=max_length)
+        body: Any = _DjangoContent(content)
+        if _size(content) <= SMALL_CONTENT:
+            # Read here, in the caller's thread, which may block: the portal then gets bytes,
+            # and no chunk needs a trip to a worker thread of its own.
+            body = body.read_all()
         stored = self._call(
             lambda storage: storage.save(
                 name,
-                _DjangoContent(content),
+                body,
                 content_type=getattr(content, "content_type", None),
                 overwrite=self.overwrite,
                 max_length=max_length,
@@ -232,7 +237,14 @@ class BucketryStorage(DjangoStorage):  # type: ignore[misc]
                 f"BucketryStorage opens files with 'rb', 'r', 'wb' or 'w', not {mode!r}: object "
                 "stores cannot append to or update a file in place."
             )
-        info = self._call(lambda storage: storage.stat(name))
+        async def first(storage: Storage) -> tuple[FileInfo, bytes]:
+            # One trip to the portal: the size, and a small file's bytes with it.
+            info = await storage.stat(name)
+            if not 0 < info.size <= READ_AHEAD:
+                return info, b""
+            return info, await storage.open(name)
+
+        info, head = self._call(first)
 
         def fetch(start: int, end: int) -> bytes:
             async def read(storage: Storage) -> bytes:
@@ -242,7 +254,7 @@ class BucketryStorage(DjangoStorage):  # type: ignore[misc]
             return self._call(read)
 
         return StreamingFile(
-            RangeReader(info.size, fetch),
+            RangeReader(info.size, fetch, head=head if len(head) == info.size else b""),
             info.name,
             info.size,
             mode=mode,
@@ -366,12 +378,28 @@ def _django_time(moment: datetime) -> datetime:
     return naive
 
 
+SMALL_CONTENT = 256 * 1024
+"""Content up to this size is read whole in the caller's thread before it is stored."""
+
+
+def _size(content: Any) -> int:
+    try:
+        return int(content.size)
+    except (AttributeError, TypeError, ValueError, OSError):
+        return SMALL_CONTENT + 1  # unknown: streamed
+
+
 class _DjangoContent:
     """A Django ``File`` read chunk by chunk (``chunks()`` never loads it whole); text chunks
     are stored as UTF-8."""
 
     def __init__(self, file: Any) -> None:
         self._file = file
+
+    def read_all(self) -> bytes:
+        if hasattr(self._file, "seek") and self._file.seekable():
+            self._file.seek(0)
+        return b"".join(_as_bytes(chunk) for chunk in self._file.chunks())
 
     def __aiter__(self) -> Any:
         return self._chunks()
@@ -384,9 +412,12 @@ class _DjangoContent:
             chunk = await asyncio.to_thread(next, iterator, None)
             if chunk is None:
                 return
-            if isinstance(chunk, str):
-                yield chunk.encode("utf-8")
-            else:
-                yield chunk if isinstance(chunk, bytes) else bytes(chunk)
+            yield _as_bytes(chunk)
+
+
+def _as_bytes(chunk: Any) -> bytes:
+    if isinstance(chunk, str):
+        return chunk.encode("utf-8")
+    return chunk if isinstance(chunk, bytes) else bytes(chunk)
 
 

@@ -40,6 +40,7 @@ from bucketry import (
 from bucketry.content import read_ahead
 from bucketry.names import clean_name
 from bucketry.redaction import url_shape
+from bucketry.sync import blocking_allowed
 from bucketry_filesystem.beneath import DIRECTORY_FLAGS, Escape, Resolved, resolve
 
 __all__ = ["TEMP_PREFIX", "FileSystemStorage"]
@@ -86,6 +87,7 @@ class FileSystemStorage(Storage):
     """
 
     backend_name = "filesystem"
+    loop_bound = False  # no client: the sync API runs it on the caller's thread
     capabilities = frozenset(
         {Capability.CONDITIONAL_CREATE, Capability.PUBLIC_URL, Capability.SERVER_SIDE_COPY}
     )
@@ -108,6 +110,7 @@ class FileSystemStorage(Storage):
         self.directory_permissions_mode = directory_permissions_mode
         self.fsync = fsync
         self._root = os.path.realpath(self.location)
+        self._root_descriptor: int | None = None
         self._name_max = _name_max(self._root)
 
     @classmethod
@@ -157,7 +160,7 @@ class FileSystemStorage(Storage):
             self._check_segments(name)
         if create:
             self._makedirs(self._root)
-        root_fd = os.open(self._root, DIRECTORY_FLAGS & ~os.O_NOFOLLOW)
+        root_fd = os.dup(self._root_fd())
         try:
             return resolve(
                 self._root,
@@ -176,6 +179,29 @@ class FileSystemStorage(Storage):
             os.close(root_fd)
             raise
 
+    def _root_fd(self) -> int:
+        """A descriptor of the root, kept while the directory lives (the root is configuration,
+        trusted; names are walked from it). A root removed and made again is opened again."""
+        fd = self._root_descriptor
+        if fd is not None:
+            try:
+                if os.fstat(fd).st_nlink > 0:
+                    return fd
+            except OSError:
+                pass
+            self._root_descriptor = None
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        fd = os.open(self._root, DIRECTORY_FLAGS & ~os.O_NOFOLLOW)
+        self._root_descriptor = fd
+        return fd
+
+    async def _disconnect(self) -> None:
+        fd, self._root_descriptor = self._root_descriptor, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
     @staticmethod
     def _release(at: Resolved) -> None:
         at.close()
@@ -190,7 +216,11 @@ class FileSystemStorage(Storage):
             self._release(at)
 
     async def _run(self, name: str, function: Callable[[], _T]) -> _T:
+        """A blocking call, in a worker thread, or right here when this thread may block (a
+        :class:`~bucketry.sync.SyncStorage` call runs on the caller's thread)."""
         try:
+            if blocking_allowed():
+                return function()
             return await asyncio.to_thread(function)
         except OSError as exc:
             raise _translate(exc, name) from exc

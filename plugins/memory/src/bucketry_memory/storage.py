@@ -47,6 +47,7 @@ class MemoryStorage(Storage):
     """
 
     backend_name = "memory"
+    loop_bound = False  # a dict and a thread lock: usable from any loop
     capabilities = frozenset(Capability) - {Capability.SIGNED_URL}
 
     def __init__(self, *, base_url: str = "/media/") -> None:
