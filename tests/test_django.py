@@ -446,3 +446,22 @@ def test_collectstatic_publishes_to_the_backend(
         assert not published.exists("css/site.css")
         assert published.exists("img/logo.png")
         published.close()
+
+
+def test_a_large_file_opens_in_ranges_and_a_small_one_in_one_read(backend: str) -> None:
+    big = bytes(range(256)) * (3 * MiB // 256)
+    name = default_storage.save("ranges/big.bin", ContentFile(big))
+    with default_storage.open(name) as opened:
+        assert opened.size == len(big)
+        opened.seek(2 * MiB + 5)
+        assert opened.read(10) == big[2 * MiB + 5 : 2 * MiB + 15]
+        opened.seek(0)
+        assert opened.read() == big
+    small = default_storage.save("ranges/small.bin", ContentFile(b"tiny"))
+    with default_storage.open(small) as opened:
+        assert opened.size == 4
+        assert opened.read() == b"tiny"
+    empty = default_storage.save("ranges/empty.bin", ContentFile(b""))
+    with default_storage.open(empty) as opened:
+        assert opened.size == 0
+        assert opened.read() == b""

@@ -34,7 +34,7 @@ from django.core.files.utils import validate_file_name
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 
-from bucketry import ConfigurationError, FileInfo, Storage, UnsafeNameError, create_storage
+from bucketry import ConfigurationError, Storage, UnsafeNameError, create_storage
 from bucketry.names import alternative_name, clean_name
 from bucketry.sync import SyncStorage
 from bucketry_django.files import READ_AHEAD, RangeReader, SpooledWriteFile, StreamingFile
@@ -237,14 +237,25 @@ class BucketryStorage(DjangoStorage):  # type: ignore[misc]
                 f"BucketryStorage opens files with 'rb', 'r', 'wb' or 'w', not {mode!r}: object "
                 "stores cannot append to or update a file in place."
             )
-        async def first(storage: Storage) -> tuple[FileInfo, bytes]:
-            # One trip to the portal: the size, and a small file's bytes with it.
-            info = await storage.stat(name)
-            if not 0 < info.size <= READ_AHEAD:
-                return info, b""
-            return info, await storage.open(name)
+        async def first(storage: Storage) -> tuple[int, bytes]:
+            """A small file whole, in one request (checked whole, where the backend checks);
+            for a larger one, its size, and its bytes are read in ranges later."""
+            chunks: list[bytes] = []
+            total = 0
+            stream = storage.stream(name, chunk_size=READ_AHEAD)
+            try:
+                async for chunk in stream:
+                    chunks.append(chunk)
+                    total += len(chunk)
+                    if total > READ_AHEAD:
+                        break
+                else:
+                    return total, b"".join(chunks)
+            finally:
+                await stream.aclose()  # type: ignore[attr-defined]
+            return (await storage.stat(name)).size, b""
 
-        info, head = self._call(first)
+        size, head = self._call(first)
 
         def fetch(start: int, end: int) -> bytes:
             async def read(storage: Storage) -> bytes:
@@ -254,9 +265,9 @@ class BucketryStorage(DjangoStorage):  # type: ignore[misc]
             return self._call(read)
 
         return StreamingFile(
-            RangeReader(info.size, fetch, head=head if len(head) == info.size else b""),
-            info.name,
-            info.size,
+            RangeReader(size, fetch, head=head),
+            self._cleaned(name),
+            size,
             mode=mode,
             encoding=encoding,
             reopen=lambda again: self._open(name, again, encoding),
