@@ -189,3 +189,83 @@ def test_a_malformed_url_is_one_line_and_a_usage_error() -> None:
     assert "ConfigurationError" in err(result)
     assert "not a valid URL" in err(result)
     assert "DO-NOT-SHOW-0003" not in err(result)
+
+
+def test_a_typo_of_an_alias_is_an_error_not_a_local_write(tmp_path: Path) -> None:
+    (tmp_path / "hello.txt").write_text("hello\n")
+    (tmp_path / "bucketry.toml").write_text(
+        f'[storages.media]\nbackend = "filesystem"\nlocation = "{tmp_path}/media"\n'
+    )
+    result = bucketry("cp", "hello.txt", "medai:greetings/", cwd=tmp_path)
+    assert result.returncode == 2, err(result)
+    assert "'medai' is not a configured storage" in err(result)
+    assert "media" in err(result)
+    assert "./medai:greetings/" in err(result)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bucketry.toml", "hello.txt"]
+    nothing = bucketry("ls", "nosuchalias:foo", cwd=tmp_path)
+    assert nothing.returncode == 2
+    written = bucketry("cp", "hello.txt", "./medai:greetings", cwd=tmp_path)
+    assert written.returncode == 0, err(written)  # spelled as a path, it is one
+    assert (tmp_path / "medai:greetings").read_text() == "hello\n"
+
+
+def test_missing_local_sources_are_not_found_with_or_without_debug(tmp_path: Path) -> None:
+    missing = str(tmp_path / "does" / "not" / "exist")
+    for command in (["ls"], ["--json", "ls"], ["rm"], ["rm", "-r"], ["cat"], ["stat"], ["cp"]):
+        arguments = [*command, missing] + ([str(tmp_path / "out")] if command == ["cp"] else [])
+        result = bucketry(*arguments)
+        assert result.returncode == 1, (command, err(result))
+        assert "NotFoundError" in err(result)
+        assert missing in err(result), "the path as typed, leading '/' included"
+        debug = bucketry("--debug", *arguments)
+        assert debug.returncode == 1, "--debug adds a traceback, never another exit code"
+        assert "Traceback" in err(debug)
+
+
+def test_a_directory_without_r_is_a_usage_error_with_the_hint(tmp_path: Path) -> None:
+    (tmp_path / "somedir").mkdir()
+    (tmp_path / "somedir" / "a.txt").write_text("a")
+    for command in (["cp", "./somedir", "out"], ["rm", "./somedir"]):
+        result = bucketry(*command, cwd=tmp_path)
+        assert result.returncode == 2, err(result)
+        assert "-r" in err(result)
+        assert "ends with '/'" not in err(result)
+    assert (tmp_path / "somedir" / "a.txt").exists()
+
+
+def test_memory_key_urls_version_and_a_failing_check(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("a")
+    assert bucketry("cp", str(tmp_path / "a.txt"), "memory://key").returncode == 0
+    version = bucketry("--version")
+    assert version.returncode == 0
+    assert out(version).startswith("bucketry, version ")
+    check = bucketry(
+        "check",
+        "s3",
+        "-o",
+        "bucket=b",
+        "-o",
+        "endpoint_url=http://127.0.0.1:9",
+        "-o",
+        "region=us-east-1",
+        "-o",
+        "access_key_id=x",
+        "-o",
+        "secret_access_key=y",
+        cwd=tmp_path,
+    )
+    assert check.returncode == 2
+    assert err(check).count("\n") == 1, err(check)
+    assert "UnavailableError" in err(check)
+    assert list(tmp_path.iterdir()) == [tmp_path / "a.txt"], "nothing left in the working dir"
+
+
+def test_a_misspelt_keyword_names_the_closest_option() -> None:
+    from bucketry import ConfigurationError, create_storage
+
+    with pytest.raises(ConfigurationError, match="Did you mean 'region'"):
+        create_storage("s3", bucket="b", regoin="eu-west-1")
+    with pytest.raises(ConfigurationError, match="Did you mean 'region'"):
+        create_storage("s3://b?regoin=eu-west-1")
+    with pytest.raises(ConfigurationError, match="looks like a path"):
+        create_storage("/tmp/plainpath")

@@ -87,7 +87,6 @@ async def run_through_faults(
     assert figures.operations == OPERATIONS
     assert sum(proxy.injected.values()) >= OPERATIONS * 0.2 * 0.8
     assert figures.succeeded > OPERATIONS * 0.5, "retries should carry most operations through"
-    assert seconds < 60
     return figures
 
 

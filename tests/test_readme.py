@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,19 +16,16 @@ def test_cli_tour_runs_as_written(tmp_path: Path) -> None:
     tour = text[start : text.index("```", start)]
     # The alias is for an interactive shell; a script calls this environment's CLI instead.
     script = tour.replace(ALIAS, f'bucketry() {{ "{sys.executable}" -m bucketry.cli "$@"; }}')
-    shutil.rmtree("/tmp/tour", ignore_errors=True)
-    try:
-        result = subprocess.run(
-            ["bash", "-euo", "pipefail", "-c", script],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-        assert "hello" in result.stdout
-        assert "https://cdn.example/greetings/hello.txt" in result.stdout
-        assert Path("/tmp/tour/backup/hello.txt").read_text() == "hello\n"
-        assert "| TestMemoryContract | listing | passed |" in result.stdout
-    finally:
-        shutil.rmtree("/tmp/tour", ignore_errors=True)
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=tmp_path,  # the tour writes only under the directory it runs in
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "hello" in result.stdout
+    assert "https://cdn.example/greetings/hello.txt" in result.stdout
+    assert (tmp_path / "tour" / "backup" / "hello.txt").read_text() == "hello\n"
+    assert "| TestMemoryContract | listing | passed |" in result.stdout
+    assert "/tmp/" not in tour, "the tour stays in its working directory"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
+
 from bucketry.config import close_storages, configure_storage, create_storage, get_storage
 from bucketry.content import Content
 from bucketry.errors import (
@@ -23,6 +25,11 @@ from bucketry.registry import available_backends, load_backend
 from bucketry.retry import RetryPolicy, RetryStats
 from bucketry.storage import Storage, WriteOptions
 
+try:
+    __version__ = version("bucketry-core")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0+unknown"
+
 __all__ = [
     "AlreadyExistsError",
     "BucketryError",
@@ -43,6 +50,7 @@ __all__ = [
     "UnsafeNameError",
     "UnsupportedError",
     "WriteOptions",
+    "__version__",
     "available_backends",
     "close_storages",
     "configure_storage",

@@ -8,8 +8,11 @@ an app can be pointed at another storage without code: ``BUCKETRY_STORAGE_URL`` 
 
 from __future__ import annotations
 
+import difflib
+import inspect
 import os
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 from bucketry.errors import ConfigurationError, UnknownBackendError
@@ -63,11 +66,34 @@ def create_storage(backend: str | Storage, **options: Any) -> Storage:
             raise ConfigurationError(
                 f"Cannot configure storage from {url_shape(backend)!r}: {exc}"
             ) from None
+    if "/" in backend or backend.startswith("."):
+        raise ConfigurationError(
+            f"{backend!r} looks like a path, not a backend name: use "
+            f"'file://{os.path.abspath(backend)}' or configure_storage('filesystem', "
+            "location=...)."
+        )
     cls = load_backend(backend)
+    check_options(cls, options)
     try:
         return cls(**options)
     except TypeError as exc:
         raise ConfigurationError(f"Cannot configure the {backend!r} backend: {exc}") from exc
+
+
+def check_options(cls: type[Storage], options: Mapping[str, object]) -> None:
+    """Refuse an option the backend does not take, naming the valid ones and the closest."""
+    parameters = inspect.signature(cls.__init__).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return
+    accepted = [name for name in parameters if name != "self"]
+    for key in options:
+        if key not in accepted:
+            close = difflib.get_close_matches(key, accepted, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ConfigurationError(
+                f"{cls.__name__} has no option {key!r}.{hint} Valid options: "
+                f"{', '.join(accepted)}."
+            )
 
 
 def configure_storage(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import difflib
 import inspect
 import typing
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -637,8 +638,11 @@ def _coerce_options(cls: type[Storage], options: Mapping[str, str]) -> dict[str,
     result: dict[str, Any] = {}
     for key, raw in options.items():
         if key not in parameters or key == "self":
+            close = difflib.get_close_matches(key, accepted, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
             raise ConfigurationError(
-                f"{cls.__name__} has no option {key!r}; valid options: {', '.join(accepted)}."
+                f"{cls.__name__} has no option {key!r}.{hint} Valid options: "
+                f"{', '.join(accepted)}."
             )
         result[key] = _coerce(cls.__name__, key, raw, hints.get(key, str))
     return result

@@ -14,6 +14,7 @@ import os
 import sys
 import tempfile
 import textwrap
+import traceback
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -22,6 +23,7 @@ from typing import Any, TypeVar
 
 import click
 
+from bucketry import __version__
 from bucketry.cli.targets import Target, resolve
 from bucketry.cli.transfer import Copied, copy_one, copy_tree, plan_tree
 from bucketry.config import close_storages
@@ -59,6 +61,23 @@ def _target(context: click.Context, argument: str) -> Target:
     target = resolve(argument, context.obj.get("config"))
     context.obj.setdefault("opened", []).append(target.storage)
     return target
+
+
+def _source(context: click.Context, argument: str) -> Target:
+    """A target that must already be there: a local path that does not exist is an error
+    (on an object store, an empty prefix is an ordinary answer)."""
+    target = _target(context, argument)
+    if target.local and not os.path.lexists("/" + target.path):
+        raise NotFoundError(f"{argument} does not exist.")
+    return target
+
+
+def _not_a_directory(target: Target, argument: str, command: str) -> None:
+    if target.is_directory:
+        raise click.UsageError(
+            f"{argument} is a directory; use `bucketry {command} -r {argument}` for what is "
+            "under it."
+        )
 
 
 async def _close(context: click.Context) -> None:
@@ -128,6 +147,7 @@ def _progress(context: click.Context, total: int, label: str) -> Iterator[Callab
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 @click.option("--config", metavar="PATH", help="A bucketry.toml other than the usual places.")
 @click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+@click.version_option(__version__, "--version", prog_name="bucketry")
 @click.pass_context
 def cli(
     context: click.Context, as_json: bool, quiet: bool, config: str | None, debug: bool
@@ -158,7 +178,7 @@ def ls(context: click.Context, target: str, recursive: bool, long_format: bool) 
       bucketry ls -r -l media:photos
       bucketry --json ls ./uploads
     """
-    place = _target(context, target)
+    place = _source(context, target)
 
     async def work() -> tuple[list[str], list[FileInfo]]:
         try:
@@ -223,7 +243,9 @@ def cp(
       bucketry cp s3://media/videos/video.mp4 gs://backup/video.mp4
       bucketry cp -r ./site/ azure://web/site/
     """
-    origin, target = _target(context, source), _target(context, destination)
+    origin, target = _source(context, source), _target(context, destination)
+    if not recursive:
+        _not_a_directory(origin, source, "cp")
 
     async def work() -> list[Copied]:
         try:
@@ -270,7 +292,7 @@ def cat(context: click.Context, target: str) -> None:
     Example:
       bucketry cat s3://logs/2026-11-21.log | grep ERROR
     """
-    place = _target(context, target)
+    place = _source(context, target)
     out = sys.stdout.buffer
 
     async def work() -> None:
@@ -296,7 +318,9 @@ def rm(context: click.Context, target: str, recursive: bool) -> None:
       bucketry rm s3://media/old.jpg
       bucketry rm -r media:tmp/
     """
-    place = _target(context, target)
+    place = _source(context, target)
+    if not recursive:
+        _not_a_directory(place, target, "rm")
 
     async def work() -> int:
         try:
@@ -326,7 +350,7 @@ def stat(context: click.Context, target: str) -> None:
     Example:
       bucketry --json stat gs://media/logo.png
     """
-    place = _target(context, target)
+    place = _source(context, target)
 
     async def work() -> FileInfo:
         try:
@@ -467,7 +491,12 @@ def check(backend: str, pairs: tuple[str, ...], keyword: str | None, verbose: bo
         location = parameters.get("location")
         if location is not None and location.default is inspect.Parameter.empty:
             options.setdefault("location", os.path.join(workdir, "storage"))
-        storage_class.from_options(options)  # fail fast, with a clear message, on bad options
+        _preflight(storage_class.from_options(options))  # one line, not a wall of failures
+        # Hypothesis keeps its example database under the user's cache, not the working dir.
+        cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        os.environ.setdefault(
+            "HYPOTHESIS_STORAGE_DIRECTORY", os.path.join(cache, "bucketry", "hypothesis")
+        )
         class_name = "Test" + "".join(part.capitalize() for part in backend.split("-")) + "Contract"
         module = Path(workdir, "test_bucketry_check.py")
         module.write_text(_CHECK_MODULE.format(variable=CHECK_ENVIRONMENT, class_name=class_name))
@@ -489,6 +518,26 @@ def check(backend: str, pairs: tuple[str, ...], keyword: str | None, verbose: bo
     sys.exit(0 if code == 0 else 1)
 
 
+def _preflight(storage: Any) -> None:
+    """One cheap request before the suite: an unreachable endpoint, refused credentials or a
+    missing bucket is one line and exit code 2, not hundreds of failed tests."""
+    from bucketry.retry import RetryPolicy
+
+    storage.retry = RetryPolicy(attempts=2, base_delay=0.1, deadline=15.0)
+
+    async def reach() -> None:
+        async with storage:
+            await storage.exists("bucketry-check-preflight")
+
+    try:
+        asyncio.run(reach())
+    except BucketryError as exc:
+        raise ConfigurationError(
+            f"bucketry check could not use the {type(storage).__name__} as configured "
+            f"({type(exc).__name__}: {_one_line(exc)}); fix the options and run it again."
+        ) from exc
+
+
 def main() -> None:
     """Run the CLI, turning errors into one line and the documented exit codes."""
     debug = "--debug" in sys.argv[1:]
@@ -497,6 +546,8 @@ def main() -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
+        if debug:
+            traceback.print_exc()
         exc.show()
         sys.exit(2)
     except click.Abort:
@@ -505,15 +556,15 @@ def main() -> None:
     except BrokenPipeError:
         sys.exit(1)  # `bucketry cat ... | head`: the reader left, nothing is wrong here
     except BucketryError as exc:
-        if debug:
-            raise
+        if debug:  # the traceback too; the exit code stays the documented one
+            traceback.print_exc()
         click.echo(f"bucketry: {type(exc).__name__}: {_one_line(exc)}", err=True)
         sys.exit(2 if isinstance(exc, ConfigurationError) else 1)
     except Exception as exc:
         # Not a bucketry error: a bug, or something no backend translated. Still one line (the
         # traceback is --debug's), scrubbed like every message, and a hint to report it.
         if debug:
-            raise
+            traceback.print_exc()
         click.echo(
             f"bucketry: unexpected {type(exc).__name__}: {_one_line(exc)} "
             "(run again with --debug for the traceback, and please report it)",

@@ -86,6 +86,15 @@ def _named_storages(config: str | None) -> dict[str, dict[str, Any]]:
     return {}
 
 
+def _environment_aliases() -> list[str]:
+    prefix = f"{ENVIRONMENT_VARIABLE}_"
+    return sorted(
+        name[len(prefix) :].lower().replace("_", "-")
+        for name in os.environ
+        if name.startswith(prefix)
+    )
+
+
 def _storage_for_alias(alias: str, config: str | None) -> Storage | None:
     named = _named_storages(config).get(alias)
     if named is not None:
@@ -115,14 +124,23 @@ def resolve(argument: str, config: str | None = None) -> Target:
         # The URL without its path configures the storage; the path is the name inside it.
         root = "/" if parts.scheme in {"file", "filesystem"} else ""
         query = f"?{parts.query}" if parts.query else ""
-        storage_url = f"{parts.scheme}://{parts.netloc}{root}{query}"
-        path = unquote(parts.path).lstrip("/")
+        netloc, path = parts.netloc, unquote(parts.path).lstrip("/")
+        if parts.scheme == "memory":  # no bucket: memory://key names the key
+            netloc, path = "", "/".join(p for p in (unquote(parts.netloc), path) if p)
+        storage_url = f"{parts.scheme}://{netloc}{root}{query}"
         return Target(create_storage(storage_url), path, local=bool(root), spelled=argument)
     match = _ALIAS.match(argument)
     if match and not os.path.exists(argument):
         storage = _storage_for_alias(match.group(1), config)
-        if storage is not None:
-            return Target(storage, match.group(2), spelled=argument)
+        if storage is None:
+            # A typo of an alias must not quietly become a local path named "medai:greetings".
+            configured = sorted(_named_storages(config)) + _environment_aliases()
+            raise ConfigurationError(
+                f"{match.group(1)!r} is not a configured storage (configured: "
+                f"{', '.join(configured) or 'none'}; see {CONFIG_FILE}). A local path "
+                f"containing ':' is written ./{argument}."
+            )
+        return Target(storage, match.group(2), spelled=argument)
     absolute = os.path.abspath(argument)
     path = absolute.lstrip("/")
     if argument.endswith("/") or (os.path.isdir(absolute) and path):
