@@ -87,7 +87,7 @@ class Storage:
     where blocking is allowed (:func:`blocking_allowed`)."""
     resumes_whole_reads: ClassVar[bool] = False
     """Whether ``_stream(name, 0, None, ...)`` resumes its own broken reads (under the policy,
-    with :meth:`_before_resume`) and checks the object's checksum over every byte it yielded,
+    with :meth:`_resuming`) and checks the object's checksum over every byte it yielded,
     first answer and resumed ones alike. The core then leaves whole reads to it; otherwise the
     core resumes a broken read with a range request, which no whole-object checksum covers."""
     secret_options: ClassVar[frozenset[str]] = frozenset()
@@ -353,28 +353,30 @@ class Storage:
             async for chunk in self._stream(name, 0, None, size):
                 yield chunk
             return
-        position = first
-        resumes = 0
+        async for chunk in self._resuming(lambda at: self._stream(name, at, end, size), first):
+            yield chunk
+
+    async def _resuming(
+        self, read_from: Callable[[int], AsyncIterator[bytes]], start: int = 0
+    ) -> AsyncIterator[bytes]:
+        """Yield what ``read_from(start)`` yields; when the read breaks (``UnavailableError``),
+        call ``read_from`` again from the next byte, as often as the retry policy allows."""
+        position, resumes = start, 0
         while True:
             try:
-                async for chunk in self._stream(name, position, end, size):
+                async for chunk in read_from(position):
                     position += len(chunk)
                     yield chunk
                 return
-            except UnavailableError as exc:
-                # The connection broke mid-read: continue from the next byte, within the policy.
+            except UnavailableError:
                 resumes += 1
-                await self._before_resume(resumes, exc)
-
-    async def _before_resume(self, resumes: int, error: BaseException) -> None:
-        """Count the ``resumes``-th resume of a broken read; raise ``error`` once it is spent."""
-        self.retry_stats.by_error["stream-resume"] = (
-            self.retry_stats.by_error.get("stream-resume", 0) + 1
-        )
-        if resumes >= self.retry.attempts:
-            raise error
-        self.retry_stats.retries += 1
-        await asyncio.sleep(self.retry.delay(resumes - 1))
+                self.retry_stats.by_error["stream-resume"] = (
+                    self.retry_stats.by_error.get("stream-resume", 0) + 1
+                )
+                if resumes >= self.retry.attempts:
+                    raise
+                self.retry_stats.retries += 1
+                await asyncio.sleep(self.retry.delay(resumes - 1))
 
     async def delete(self, name: str) -> None:
         """Remove ``name``. Deleting a file that does not exist is not an error."""

@@ -304,26 +304,21 @@ class FileSystemStorage(Storage):
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _mkdir(self, fd: int, segment: str) -> None:
+        self._with_directory_mode(lambda mode: os.mkdir(segment, mode, dir_fd=fd))
+
+    def _makedirs(self, directory: str) -> None:
+        """The root itself, which is trusted (it is configuration, not a name)."""
+        if not os.path.isdir(directory):
+            self._with_directory_mode(lambda mode: os.makedirs(directory, mode, exist_ok=True))
+
+    def _with_directory_mode(self, make: Callable[[int], None]) -> None:
         if self.directory_permissions_mode is None:
-            os.mkdir(segment, dir_fd=fd)
+            make(0o777)  # the umask applies
             return
         # Django's rule: the mode is applied exactly, regardless of the umask.
         old_umask = os.umask(0)
         try:
-            os.mkdir(segment, self.directory_permissions_mode, dir_fd=fd)
-        finally:
-            os.umask(old_umask)
-
-    def _makedirs(self, directory: str) -> None:
-        """The root itself, which is trusted (it is configuration, not a name)."""
-        if os.path.isdir(directory):
-            return
-        if self.directory_permissions_mode is None:
-            os.makedirs(directory, exist_ok=True)
-            return
-        old_umask = os.umask(0)
-        try:
-            os.makedirs(directory, self.directory_permissions_mode, exist_ok=True)
+            make(self.directory_permissions_mode)
         finally:
             os.umask(old_umask)
 

@@ -659,36 +659,35 @@ class GCSStorage(Storage):
         """A whole read, resumed after a break from the next byte of the same generation (a
         precondition of every resume), and checked over every byte it yielded against the CRC32C
         of the first answer's ``x-goog-hash``."""
-        position, resumes = 0, 0
-        generation: dict[str, str] = {}
-        expected: str | None = None
+        first: dict[str, Any] = {}
         checksum = _Crc32c()
-        while True:
+
+        async def read_from(position: int) -> AsyncIterator[bytes]:
+            headers = {"Range": f"bytes={position}-"} if first else {}
             try:
-                headers = {"Range": f"bytes={position}-"} if position else {}
-                try:
-                    response = await self._download(name, headers, generation)
-                except AlreadyExistsError:  # 412: the generation no longer matches
-                    raise IntegrityError(
-                        f"{name!r} was replaced in GCS while it was being read; read it again."
-                    ) from None
-                async with response:
-                    if response.status == 416:
-                        break  # the break came after the last byte
-                    if not position:
-                        expected = _hash_header(response.headers.get("x-goog-hash", ""), "crc32c")
-                        version = response.headers.get("x-goog-generation")
-                        generation = {"ifGenerationMatch": version} if version else {}
-                    with gcs_errors(self.bucket, name):
-                        while chunk := await response.content.read(chunk_size):
-                            if expected is not None:
-                                checksum.update(chunk)
-                            position += len(chunk)
-                            yield chunk
-                break
-            except UnavailableError as exc:
-                resumes += 1
-                await self._before_resume(resumes, exc)
+                response = await self._download(name, headers, first.get("generation", {}))
+            except AlreadyExistsError:  # 412: the generation no longer matches
+                raise IntegrityError(
+                    f"{name!r} was replaced in GCS while it was being read; read it again."
+                ) from None
+            async with response:
+                if response.status == 416:
+                    return  # the break came after the last byte
+                if not first:
+                    version = response.headers.get("x-goog-generation")
+                    first["generation"] = {"ifGenerationMatch": version} if version else {}
+                    first["crc32c"] = _hash_header(
+                        response.headers.get("x-goog-hash", ""), "crc32c"
+                    )
+                with gcs_errors(self.bucket, name):
+                    while chunk := await response.content.read(chunk_size):
+                        if first["crc32c"] is not None:
+                            checksum.update(chunk)
+                        yield chunk
+
+        async for chunk in self._resuming(read_from):
+            yield chunk
+        expected = first.get("crc32c")
         if expected is not None and checksum.value() != expected:
             raise IntegrityError(
                 f"The bytes of {name!r} read from GCS do not match its CRC32C; read it again."

@@ -41,7 +41,6 @@ from bucketry import (
     NotFoundError,
     RetryPolicy,
     Storage,
-    UnavailableError,
     WriteOptions,
 )
 from bucketry.content import BytesReader, read_ahead
@@ -461,34 +460,33 @@ class S3Storage(Storage):
         """A whole read, resumed after a break from the next byte of the same version (its ETag
         is a precondition of every resume), and checked over every byte it yielded against the
         object's stored CRC32/SHA checksum or its MD5 ETag."""
-        position, resumes = 0, 0
-        etag = ""
-        check: _WholeObjectCheck | None = None
-        while True:
-            try:
-                if check is None:
-                    response = await self._get(name, ChecksumMode="ENABLED")
-                    if response is None:
-                        return
-                    etag = str(response.get("ETag", ""))
-                    check = _WholeObjectCheck.of(response, self._verifiable_etag())
-                else:
-                    try:
-                        response = await self._get(name, Range=f"bytes={position}-", IfMatch=etag)
-                    except AlreadyExistsError:  # S3's 412: the ETag no longer matches
-                        raise IntegrityError(
-                            f"{name!r} was replaced in S3 while it was being read; read it again."
-                        ) from None
-                    if response is None:
-                        break  # the break came after the last byte
-                async for chunk in self._body(name, response, chunk_size):
-                    check.update(chunk)
-                    position += len(chunk)
-                    yield chunk
-                break
-            except UnavailableError as exc:
-                resumes += 1
-                await self._before_resume(resumes, exc)
+        first: dict[str, Any] = {}
+
+        async def read_from(position: int) -> AsyncIterator[bytes]:
+            if not first:
+                response = await self._get(name, ChecksumMode="ENABLED")
+                if response is None:
+                    return
+                first["etag"] = str(response.get("ETag", ""))
+                first["check"] = _WholeObjectCheck.of(response, self._verifiable_etag())
+            else:
+                try:
+                    response = await self._get(
+                        name, Range=f"bytes={position}-", IfMatch=first["etag"]
+                    )
+                except AlreadyExistsError:  # S3's 412: the ETag no longer matches
+                    raise IntegrityError(
+                        f"{name!r} was replaced in S3 while it was being read; read it again."
+                    ) from None
+                if response is None:
+                    return  # the break came after the last byte
+            async for chunk in self._body(name, response, chunk_size):
+                first["check"].update(chunk)
+                yield chunk
+
+        async for chunk in self._resuming(read_from):
+            yield chunk
+        check: _WholeObjectCheck | None = first.get("check")
         if check is not None and not check.matches():
             raise IntegrityError(
                 f"The bytes of {name!r} read from S3 do not match its {check.algorithm}."
