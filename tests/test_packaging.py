@@ -1,0 +1,77 @@
+"""What a package index shows and a fresh install needs, checked from the members' own files."""
+
+from __future__ import annotations
+
+import ast
+import importlib.metadata
+import re
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+MEMBERS = [ROOT / "core", ROOT / "conformance", *sorted((ROOT / "plugins").iterdir())]
+
+
+def _project(member: Path) -> dict[str, object]:
+    return dict(tomllib.loads((member / "pyproject.toml").read_text())["project"])
+
+
+@pytest.mark.parametrize("member", MEMBERS, ids=[m.name for m in MEMBERS])
+def test_every_distribution_ships_the_license_a_readme_and_its_classifiers(member: Path) -> None:
+    project = _project(member)
+    assert (member / "LICENSE").read_bytes() == (ROOT / "LICENSE").read_bytes()
+    assert project["license-files"] == ["LICENSE"]
+    assert (member / str(project["readme"])).is_file()
+    classifiers = list(project["classifiers"])  # type: ignore[call-overload]
+    for minor in (11, 12, 13):
+        assert f"Programming Language :: Python :: 3.{minor}" in classifiers
+    assert project["authors"]
+
+
+@pytest.mark.parametrize("member", MEMBERS[1:], ids=[m.name for m in MEMBERS[1:]])
+def test_members_depend_on_core_with_the_one_bound(member: Path) -> None:
+    bound = f">={'.'.join(_project(ROOT / 'core')['version'].split('.')[:2])},<"  # type: ignore[attr-defined]
+    dependencies = [d for d in _project(member)["dependencies"] if d.startswith("bucketry-core")]  # type: ignore[attr-defined]
+    assert len(dependencies) == 1
+    assert dependencies[0].startswith("bucketry-core" + bound), dependencies
+
+
+@pytest.mark.parametrize("member", MEMBERS, ids=[m.name for m in MEMBERS])
+def test_every_third_party_import_is_a_declared_dependency(member: Path) -> None:
+    """An import whose distribution is not declared works here (the workspace has it) and
+    fails on a user's machine; one declared and never imported is dead weight."""
+    owners = importlib.metadata.packages_distributions()
+    declared = {
+        re.split(r"[<>=!~\[; ]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+        for requirement in _project(member)["dependencies"]  # type: ignore[attr-defined]
+    }
+    imported: set[str] = set()
+    for source in (member / "src").rglob("*.py"):
+        # Imports at module level are what importing the package needs; one inside a function
+        # is optional (an extra: pillow for images, pytest for `bucketry check`).
+        for node in ast.parse(source.read_text()).body:
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                if top in sys.stdlib_module_names or top.startswith("bucketry"):
+                    continue
+                distributions = owners.get(top, [])
+                if len(distributions) > 1:  # a namespace (azure, gcloud): the path names it
+                    distributions = [
+                        d
+                        for d in distributions
+                        if (name + ".").startswith(d.lower().replace("-", ".") + ".")
+                    ]
+                imported.update(d.lower().replace("_", "-") for d in distributions)
+    missing = imported - declared - {"bucketry-core"}
+    assert not missing, f"{member.name} imports {sorted(missing)} without declaring them"
+    if member.name == "gcs":
+        assert "gcloud-aio-storage" not in declared, "declared and never imported"
