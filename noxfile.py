@@ -55,7 +55,7 @@ EXTRA_TEST_TOOLS = {
 
 def _install_workspace(session: nox.Session, *plugins: str) -> None:
     # All local members in one command, so none of them is looked up on the package index.
-    paths = ["-e", "./core", "-e", "./conformance"]
+    paths = ["-e", "./core", "-e", "./cli", "-e", "./conformance"]
     for plugin in plugins:
         paths += ["-e", f"./plugins/{plugin}"]
     session.install(*paths, *TEST_TOOLS)

@@ -27,7 +27,7 @@ def peak_rss_mib(arguments: list[str], env: dict[str, str]) -> tuple[float, floa
     """Run the CLI; return (its peak RSS in MiB, seconds taken). Linux reports ru_maxrss in KiB."""
     started = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "-m", "bucketry.cli", "-q", *arguments],
+        [sys.executable, "-m", "bucketry_cli", "-q", *arguments],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -19,7 +19,7 @@ MiB = 1024 * 1024
 
 def bucketry(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> Any:
     return subprocess.run(
-        [sys.executable, "-m", "bucketry.cli", *args],
+        [sys.executable, "-m", "bucketry_cli", *args],
         capture_output=True,
         timeout=600,
         cwd=cwd,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-MEMBERS = [ROOT / "core", ROOT / "conformance", *sorted((ROOT / "plugins").iterdir())]
+MEMBERS = [ROOT / "core", ROOT / "cli", ROOT / "conformance", *sorted((ROOT / "plugins").iterdir())]
 
 
 def _project(member: Path) -> dict[str, object]:
@@ -75,3 +75,11 @@ def test_every_third_party_import_is_a_declared_dependency(member: Path) -> None
     assert not missing, f"{member.name} imports {sorted(missing)} without declaring them"
     if member.name == "gcs":
         assert "gcloud-aio-storage" not in declared, "declared and never imported"
+
+
+def test_core_depends_on_nothing_and_the_command_is_its_own_member() -> None:
+    assert _project(ROOT / "core")["dependencies"] == []
+    assert "scripts" not in _project(ROOT / "core")
+    assert _project(ROOT / "cli")["scripts"] == {"bucketry": "bucketry_cli:main"}  # type: ignore[comparison-overlap]
+    root = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert "bucketry-cli" in root["dependencies"]

@@ -15,7 +15,7 @@ def test_cli_tour_runs_as_written(tmp_path: Path) -> None:
     start = text.index(ALIAS)
     tour = text[start : text.index("```", start)]
     # The alias is for an interactive shell; a script calls this environment's CLI instead.
-    script = tour.replace(ALIAS, f'bucketry() {{ "{sys.executable}" -m bucketry.cli "$@"; }}')
+    script = tour.replace(ALIAS, f'bucketry() {{ "{sys.executable}" -m bucketry_cli "$@"; }}')
     result = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", script],
         cwd=tmp_path,  # the tour writes only under the directory it runs in

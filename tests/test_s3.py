@@ -282,7 +282,7 @@ def test_bucketry_check_runs_against_moto(moto_endpoint: str, s3_bucket: str) ->
         [
             sys.executable,
             "-m",
-            "bucketry.cli",
+            "bucketry_cli",
             "check",
             "s3",
             "-o",

@@ -91,8 +91,7 @@ def check_options(cls: type[Storage], options: Mapping[str, object]) -> None:
             close = difflib.get_close_matches(key, accepted, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             raise ConfigurationError(
-                f"{cls.__name__} has no option {key!r}.{hint} Valid options: "
-                f"{', '.join(accepted)}."
+                f"{cls.__name__} has no option {key!r}.{hint} Valid options: {', '.join(accepted)}."
             )
 
 

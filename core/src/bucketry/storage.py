@@ -643,8 +643,7 @@ def _coerce_options(cls: type[Storage], options: Mapping[str, str]) -> dict[str,
             close = difflib.get_close_matches(key, accepted, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             raise ConfigurationError(
-                f"{cls.__name__} has no option {key!r}.{hint} Valid options: "
-                f"{', '.join(accepted)}."
+                f"{cls.__name__} has no option {key!r}.{hint} Valid options: {', '.join(accepted)}."
             )
         result[key] = _coerce(cls.__name__, key, raw, hints.get(key, str))
     return result

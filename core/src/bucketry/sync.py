@@ -282,9 +282,7 @@ class SyncStorage:
     def url(self, name: str) -> str:
         return self.storage.url(name)
 
-    def signed_url(
-        self, name: str, *, expires: int | timedelta = 3600, method: str = "GET"
-    ) -> str:
+    def signed_url(self, name: str, *, expires: int | timedelta = 3600, method: str = "GET") -> str:
         return self._call(lambda: self.storage.signed_url(name, expires=expires, method=method))
 
     def listdir(self, path: str = "") -> tuple[builtins.list[str], builtins.list[str]]:

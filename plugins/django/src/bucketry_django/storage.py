@@ -237,6 +237,7 @@ class BucketryStorage(DjangoStorage):  # type: ignore[misc]
                 f"BucketryStorage opens files with 'rb', 'r', 'wb' or 'w', not {mode!r}: object "
                 "stores cannot append to or update a file in place."
             )
+
         async def first(storage: Storage) -> tuple[int, bytes]:
             """A small file whole, in one request (checked whole, where the backend checks);
             for a larger one, its size, and its bytes are read in ranges later."""
@@ -430,5 +431,3 @@ def _as_bytes(chunk: Any) -> bytes:
     if isinstance(chunk, str):
         return chunk.encode("utf-8")
     return chunk if isinstance(chunk, bytes) else bytes(chunk)
-
-

@@ -11,9 +11,9 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
-from bucketry.cli.targets import Target
 from bucketry.errors import NotFoundError
 from bucketry.info import Capability
+from bucketry_cli.targets import Target
 
 __all__ = ["Copied", "copy_one", "copy_tree", "plan_tree"]
 

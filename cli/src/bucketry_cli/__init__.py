@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from bucketry.cli.app import cli, main
+from bucketry_cli.app import cli, main
 
 __all__ = ["cli", "main"]

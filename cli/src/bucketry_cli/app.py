@@ -24,13 +24,13 @@ from typing import Any, TypeVar
 import click
 
 from bucketry import __version__
-from bucketry.cli.targets import Target, resolve
-from bucketry.cli.transfer import Copied, copy_one, copy_tree, plan_tree
 from bucketry.config import close_storages
 from bucketry.errors import BucketryError, ConfigurationError, NotFoundError
 from bucketry.info import FileInfo
 from bucketry.redaction import scrub
 from bucketry.registry import available_backends, load_backend
+from bucketry_cli.targets import Target, resolve
+from bucketry_cli.transfer import Copied, copy_one, copy_tree, plan_tree
 
 __all__ = ["cli", "main"]
 

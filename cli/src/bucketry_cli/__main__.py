@@ -1,0 +1,3 @@
+from bucketry_cli.app import main
+
+main()

@@ -1,3 +1,0 @@
-from bucketry.cli.app import main
-
-main()
