@@ -1,4 +1,4 @@
-"""The ``bucketry`` commands: ls, cp, cat, rm, stat, url, check, backends.
+"""The ``bucketry`` commands: ls, cp, sync, cat, rm, stat, url, check, backends.
 
 Exit codes: 0 success; 1 the operation failed (a missing file, a refused request, a failed contract
 test); 2 the command was used wrongly or a storage is misconfigured. An error is one line on stderr,
@@ -30,7 +30,7 @@ from bucketry.info import FileInfo
 from bucketry.redaction import scrub
 from bucketry.registry import available_backends, load_backend
 from bucketry_cli.targets import Target, resolve
-from bucketry_cli.transfer import Copied, copy_one, copy_tree, plan_tree
+from bucketry_cli.transfer import Copied, copy_one, copy_tree, plan_sync, plan_tree
 
 __all__ = ["cli", "main"]
 
@@ -280,6 +280,79 @@ def cp(
             click.echo(f"{item.source} -> {item.destination}  {item.size} bytes  {how}".rstrip())
 
     _emit(context, [vars(item) for item in copied], text)
+
+
+@cli.command("sync")
+@click.argument("source")
+@click.argument("destination")
+@click.option("--delete", is_flag=True, help="Delete files under DESTINATION not in SOURCE.")
+@click.option("--dry-run", is_flag=True, help="Say what would be copied and deleted; do nothing.")
+@click.option(
+    "--checksum", is_flag=True, help="Compare contents, not sizes and times (reads both)."
+)
+@click.option("-j", "--jobs", default=4, show_default=True, help="Files copied at once.")
+@click.pass_context
+def sync(
+    context: click.Context,
+    source: str,
+    destination: str,
+    delete: bool,
+    dry_run: bool,
+    checksum: bool,
+    jobs: int,
+) -> None:
+    """Make DESTINATION's tree match SOURCE's: copy what is new or changed (size, or a newer
+    source), and with --delete remove what SOURCE does not have. Works between any two storages,
+    streaming, or server-side inside one.
+
+    \b
+    Examples:
+      bucketry sync ./site/ s3://web/site/
+      bucketry sync --delete --dry-run media:photos/ gs://backup/photos/
+      bucketry --json sync --checksum s3://a/data/ azure://b/data/
+    """
+    origin, target = _source(context, source), _target(context, destination)
+    if not origin.is_directory:
+        origin = origin.child("")
+
+    async def work() -> tuple[list[Copied], list[str], int, list[tuple[str, int, str]]]:
+        try:
+            plan = await plan_sync(origin, target, checksum=checksum, delete=delete)
+            if dry_run:
+                return [], plan.delete, plan.unchanged, plan.copy
+            files = [(relative, size) for relative, size, _ in plan.copy]
+            total = sum(size for _, size in files)
+            with _progress(context, total, f"{len(files)} files") as advance:
+                copied = await copy_tree(origin, target, files, advance=advance, concurrency=jobs)
+            root = target.child("")
+            for relative in plan.delete:
+                await root.storage.delete(root.child(relative).path)
+            return copied, plan.delete, plan.unchanged, plan.copy
+        finally:
+            await _close(context)
+
+    _, deleted, unchanged, planned = _run(work)
+
+    def text() -> None:
+        if context.obj.get("quiet"):
+            return
+        verb = "would copy" if dry_run else "copied"
+        for relative, size, why in planned:
+            click.echo(f"{verb} {relative}  {size} bytes  ({why})")
+        for relative in deleted:
+            click.echo(f"{'would delete' if dry_run else 'deleted'} {relative}")
+        click.echo(
+            f"{len(planned)} {verb}, {len(deleted)} {'to delete' if dry_run else 'deleted'}, "
+            f"{unchanged} unchanged"
+        )
+
+    payload = {
+        "dry_run": dry_run,
+        "copied": [{"name": r, "size": s, "reason": w} for r, s, w in planned],
+        "deleted": deleted,
+        "unchanged": unchanged,
+    }
+    _emit(context, payload, text)
 
 
 @cli.command("cat")

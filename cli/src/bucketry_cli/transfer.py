@@ -8,14 +8,15 @@ optional callback (the command line draws it as a bar on a terminal).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bucketry.errors import NotFoundError
-from bucketry.info import Capability
+from bucketry.info import Capability, FileInfo
 from bucketry_cli.targets import Target
 
-__all__ = ["Copied", "copy_one", "copy_tree", "plan_tree"]
+__all__ = ["Copied", "SyncPlan", "copy_one", "copy_tree", "plan_sync", "plan_tree"]
 
 Advance = Callable[[int], None]
 
@@ -98,3 +99,57 @@ async def copy_tree(
             )
 
     return list(await asyncio.gather(*(one(relative) for relative, _ in files)))
+
+
+@dataclass
+class SyncPlan:
+    """What ``sync`` will do: files to copy (with why), names to delete, how many match."""
+
+    copy: list[tuple[str, int, str]] = field(default_factory=list)
+    delete: list[str] = field(default_factory=list)
+    unchanged: int = 0
+
+
+async def _tree(target: Target) -> dict[str, FileInfo]:
+    prefix = target.path if not target.path or target.path.endswith("/") else target.path + "/"
+    return {info.name[len(prefix) :]: info async for info in target.storage.list(prefix)}
+
+
+async def _digest(target: Target, relative: str) -> str:
+    hasher = hashlib.sha256()
+    async for chunk in target.child(relative).storage.stream(target.child(relative).path):
+        hasher.update(chunk)
+    return hasher.hexdigest()
+
+
+async def plan_sync(
+    source: Target, destination: Target, *, checksum: bool = False, delete: bool = False
+) -> SyncPlan:
+    """Compare the two trees as ``aws s3 sync`` does: a file is copied when it is new, its size
+    differs, or the source's is newer (with ``checksum``, when the bytes differ instead: both
+    sides are read). Names only at the destination are deleted with ``delete``."""
+    theirs, ours = await _tree(source), await _tree(destination.child(""))
+    plan = SyncPlan()
+    for relative, info in sorted(theirs.items()):
+        there = ours.get(relative)
+        if there is None:
+            plan.copy.append((relative, info.size, "new"))
+        elif there.size != info.size:
+            plan.copy.append((relative, info.size, "size differs"))
+        elif checksum:
+            root = destination.child("")
+            if await _digest(source.child(""), relative) != await _digest(root, relative):
+                plan.copy.append((relative, info.size, "content differs"))
+            else:
+                plan.unchanged += 1
+        elif (
+            info.last_modified is not None
+            and there.last_modified is not None
+            and info.last_modified > there.last_modified
+        ):
+            plan.copy.append((relative, info.size, "newer"))
+        else:
+            plan.unchanged += 1
+    if delete:
+        plan.delete = sorted(set(ours) - set(theirs))
+    return plan
