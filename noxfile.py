@@ -9,6 +9,7 @@ dependency in one plugin's pyproject shows up here. Override the interpreter wit
 
 from __future__ import annotations
 
+import glob
 import os
 
 import nox
@@ -17,6 +18,30 @@ nox.options.default_venv_backend = "uv"
 nox.options.sessions = ["lint", "typecheck", "tests"]
 
 PYTHON = os.environ.get("NOX_PYTHON", "3.11")
+
+
+def _interpreter(version: str) -> str:
+    """A pyenv-installed interpreter for ``version`` if there is one, else the bare version for
+    nox to find on PATH."""
+    for root in (os.environ.get("PYENV_ROOT"), os.path.expanduser("~/.pyenv")):
+        pattern = f"{root}/versions/{version}.*/bin/python{version}"
+        found = sorted(glob.glob(pattern)) if root else []
+        if found:
+            return found[-1]
+    return version
+
+
+SUPPORTED_PYTHONS = [_interpreter(version) for version in ("3.11", "3.12", "3.13")]
+PORTABLE_TESTS = [
+    "tests/test_contract_builtin.py",
+    "tests/test_memory.py",
+    "tests/test_names.py",
+    "tests/test_content.py",
+    "tests/test_filesystem.py",
+    "tests/test_filesystem_race.py",
+    "tests/test_sync.py",
+    "tests/test_third_party_and_teeth.py",
+]
 TEST_TOOLS = ["pytest==9.0.3", "anyio==4.16.0", "hypothesis==6.155.2"]
 
 BACKENDS: dict[str, list[str]] = {
@@ -86,3 +111,10 @@ def typecheck(session: nox.Session) -> None:
     _install_workspace(session, *sorted(os.listdir("plugins")))
     session.install("mypy==2.4.1", "moto[server]==5.2.5")
     session.run("mypy")
+
+
+@nox.session(python=SUPPORTED_PYTHONS)
+def supported(session: nox.Session) -> None:
+    """The core, memory and filesystem tests on every Python the distributions declare."""
+    _install_workspace(session, "filesystem", "memory")
+    session.run("pytest", *PORTABLE_TESTS, *session.posargs)
