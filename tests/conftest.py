@@ -10,7 +10,7 @@ from tests.clouds import backend_under_test  # noqa: F401 (a fixture for every t
 from tests.emulators import (
     azurite_server,
     create_gcs_bucket,
-    gcs_emulator,
+    fake_gcs_server,
     moto_server,
     raw_s3_client,
 )
@@ -55,7 +55,7 @@ def azure_container(azurite_connection_string: str) -> str:
 
 @pytest.fixture(scope="session")
 def gcs_endpoint() -> Iterator[str]:
-    with gcs_emulator() as endpoint:
+    with fake_gcs_server() as endpoint:
         yield endpoint
 
 

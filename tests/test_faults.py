@@ -101,7 +101,6 @@ WORKLOADS: dict[str, dict[str, Any]] = {
         "large_size": 600 * KiB,
         "unverifiable_range_reads": True,
         "unverifiable_metadata": True,
-        "concurrency": 5,
     },
     "azure": {"large_size": MiB},
 }

@@ -1,4 +1,4 @@
-"""The GCS backend against gcp-storage-emulator on loopback: the contract, then what GCS adds.
+"""The GCS backend against fake-gcs-server on loopback: the contract, then what GCS adds.
 
 The emulator does not enforce ``ifGenerationMatch=0``, does not page listings and does not check
 signatures (see the project's emulator notes). Contract tests that only a server enforcing those
@@ -14,26 +14,14 @@ from typing import Any
 
 import pytest
 
-from bucketry import Capability, Storage
-from bucketry_conformance import StorageContract, area, known_gap
-from bucketry_conformance.contract import ROUND_TRIP_NAMES
+from bucketry_conformance import StorageContract, known_gap
 from bucketry_gcs import GCSStorage
 
 MiB = 1024 * 1024
 
-NO_PRECONDITIONS = (
-    "gcp-storage-emulator ignores ifGenerationMatch=0, so a taken name is overwritten instead of "
-    "refused; test_every_upload_path_sends_the_precondition proves bucketry sends it"
-)
 NO_SIGNATURES = (
-    "gcp-storage-emulator does not check signatures, so fetching a signed URL proves nothing; "
+    "fake-gcs-server does not check signatures, so fetching a signed URL proves nothing; "
     "test_signed_url_verifies_with_the_public_key checks the V4 signature itself"
-)
-
-
-SEMICOLON_PATHS = (
-    "gcp-storage-emulator cuts object paths at ';' (it parses them as URL path parameters), so "
-    "an object named with ';' is stored but cannot be read back from it; real GCS reads it"
 )
 
 
@@ -43,7 +31,7 @@ def make_storage(endpoint: str, bucket: str, **options: Any) -> GCSStorage:
         "emulator_host": endpoint,
         "max_single_put_size": MiB,
         "chunk_size": 256 * 1024,
-        "max_concurrency": 5,  # the emulator's listen backlog is 5
+        "max_concurrency": 5,
     }
     settings.update(options)
     return GCSStorage(**settings)
@@ -55,8 +43,6 @@ def emulator_gap(reason: str) -> pytest.MarkDecorator:
 
 
 class TestGCSContract(StorageContract):
-    unstorable_characters = ";"  # SEMICOLON_PATHS: the emulator cuts object paths at ';'
-
     @pytest.fixture(scope="class")
     def key_info(self) -> str:
         return json.dumps(fake_service_account())
@@ -71,56 +57,12 @@ class TestGCSContract(StorageContract):
             yield storage
 
     # The emulator cannot show these: expected failures, with the reason, never passes.
-    test_taken_name_gets_random_alternative = known_gap(
-        StorageContract.test_taken_name_gets_random_alternative, NO_PRECONDITIONS
-    )
-    test_taken_name_with_a_stream = known_gap(
-        StorageContract.test_taken_name_with_a_stream, NO_PRECONDITIONS
-    )
-    test_max_length_is_honoured = known_gap(
-        StorageContract.test_max_length_is_honoured, NO_PRECONDITIONS
-    )
-    test_concurrent_saves_of_one_name_never_clobber = known_gap(
-        StorageContract.test_concurrent_saves_of_one_name_never_clobber, NO_PRECONDITIONS
-    )
-    test_concurrent_stream_saves_never_clobber = known_gap(
-        StorageContract.test_concurrent_stream_saves_never_clobber, NO_PRECONDITIONS
-    )
     test_signed_get_url_works_with_a_plain_http_client = known_gap(
         StorageContract.test_signed_get_url_works_with_a_plain_http_client, NO_SIGNATURES
     )
     test_signed_put_url_works_with_a_plain_http_client = known_gap(
         StorageContract.test_signed_put_url_works_with_a_plain_http_client, NO_SIGNATURES
     )
-
-    @area("names")
-    @pytest.mark.parametrize(
-        "filename",
-        [
-            pytest.param(name, marks=emulator_gap(SEMICOLON_PATHS)) if ";" in name else name
-            for name in ROUND_TRIP_NAMES
-        ],
-    )
-    async def test_unusual_names_round_trip(
-        self, storage: Storage, root: str, filename: str
-    ) -> None:
-        await super().test_unusual_names_round_trip(storage, root, filename)
-
-    @area("capabilities")
-    @pytest.mark.parametrize(
-        "capability",
-        [
-            pytest.param(c, marks=emulator_gap(NO_PRECONDITIONS))
-            if c is Capability.CONDITIONAL_CREATE
-            else c
-            for c in Capability
-        ],
-        ids=[c.value for c in Capability],
-    )
-    async def test_capability_declarations_are_honest(
-        self, storage: Storage, root: str, capability: Capability
-    ) -> None:
-        await super().test_capability_declarations_are_honest(storage, root, capability)
 
 
 # -- GCS-specific ---------------------------------------------------------------------------------

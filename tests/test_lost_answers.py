@@ -35,7 +35,23 @@ COMMITS: dict[str, dict[str, tuple[str, str, int]]] = {
         "block list": ("PUT", "comp=blocklist", 600 * KiB),
     },
 }
-CASES = [(backend, path) for backend, paths in COMMITS.items() for path in paths]
+NO_STATUS_CHECK = (
+    "fake-gcs-server finishes a resumable session on any empty PUT, so the status check GCS "
+    "documents (Content-Range: bytes */*) ends the upload early; "
+    "test_a_session_finished_early_leaves_nothing shows bucketry then leaves nothing behind"
+)
+CASES = [
+    pytest.param(
+        backend,
+        path,
+        marks=[pytest.mark.xfail(reason=NO_STATUS_CHECK, strict=True)]
+        if (backend, path) == ("gcs", "resumable chunk")
+        else [],
+        id=f"{backend}-{path}",
+    )
+    for backend, paths in COMMITS.items()
+    for path in paths
+]
 
 
 @pytest.mark.parametrize(("backend_under_test", "path"), CASES, indirect=["backend_under_test"])
@@ -89,4 +105,33 @@ async def test_a_resumed_whole_read_never_returns_damaged_bytes(
             # yielded and the read resumes cleanly. S3 and GCS check the whole object at the end.
             assert got == data if dialect == "azure" else got is None
             assert await storage.open(name) == data
+            await storage.delete(name)
+
+
+@pytest.mark.parametrize("backend_under_test", ["gcs"], indirect=True)
+@pytest.mark.parametrize("overwrite", [False, True], ids=["create", "overwrite"])
+async def test_a_session_finished_early_leaves_nothing(
+    backend_under_test: tuple[str, str, Callable[[str], Storage]], overwrite: bool
+) -> None:
+    """When the status check after a lost chunk answer finishes the session instead (this
+    emulator), a create leaves no truncated object and an overwrite says what replaced the file."""
+    from bucketry import IntegrityError
+
+    dialect, upstream, make = backend_under_test
+    name = f"early-{secrets.token_hex(3)}/report.bin"
+    async with FaultProxy(upstream, FaultPlan(rate=0.0, dialect=dialect)) as proxy:
+        storage = make(proxy.url)
+        storage.retry = RetryPolicy(attempts=8, base_delay=0.001, max_delay=0.01)
+        async with storage:
+            if overwrite:
+                await storage.save(name, b"old")
+            proxy.inject("reset_after", method="PUT", where="upload_id=")
+            with pytest.raises(IntegrityError) as raised:
+                await storage.save(name, secrets.token_bytes(600 * KiB), overwrite=overwrite)
+            if overwrite:
+                assert "replaced the previous version" in str(raised.value)
+                assert await storage.size(name) == 256 * KiB  # the truncated object, as said
+            else:
+                assert "removed" in str(raised.value)
+                assert not await storage.exists(name)
             await storage.delete(name)

@@ -121,9 +121,9 @@ async def mixed_workload(
         return f"{prefix}f{model.counter:05d}.bin"
 
     def pick(op: str) -> str | None:
-        # An overwrite never picks a file being read or copied: the reader would see the new
-        # bytes and count them as damage. (Readers never pick a file being overwritten: it is
-        # uncertain until the overwrite returns.)
+        # An overwrite never picks a file being read, copied or stat'ed: the reader would see
+        # the new bytes (or size) and count them as damage. (Readers never pick a file being
+        # overwritten: it is uncertain until the overwrite returns.)
         settled = [
             n
             for n in model.files
@@ -135,7 +135,7 @@ async def mixed_workload(
         op = rng.choice(ops)
         figures.by_operation[op] = figures.by_operation.get(op, 0) + 1
         target = pick(op)
-        reading = target if op in ("open", "stream", "range", "copy") else None
+        reading = target if op in ("open", "stream", "range", "copy", "stat") else None
         if reading is not None:
             model.reading[reading] += 1
         try:

@@ -458,10 +458,43 @@ class GCSStorage(Storage):
                 name, session_uri, last, offset, offset + len(last), final
             )
             await self._verify_upload(name, result, sent, resource, options.overwrite)
+        except _FinishedEarly as early:
+            await self._finished_early(name, early.result, options.overwrite)
         except BaseException:
             # Cancel the session (GCS answers 499), so no resumable upload stays open.
             await asyncio.shield(self._cancel_session(session_uri))
             raise
+
+    async def _finished_early(self, name: str, result: Mapping[str, Any], overwrite: bool) -> None:
+        """The session finished before every byte was sent: it stored part of the content.
+
+        GCS answers a status check with the bytes it holds; a service that finishes the upload
+        instead (fake-gcs-server does) leaves a truncated object. A create's is removed (that
+        generation only); an overwrite's has already replaced the previous version, and the
+        error says so.
+        """
+        generation = str(result.get("generation", ""))
+        stored = result.get("size", "?")
+        if overwrite:
+            raise IntegrityError(
+                f"GCS finished the upload of {name!r} after {stored} bytes, before all of them "
+                f"were sent (generation {generation or '?'}): that truncated object replaced the "
+                "previous version, which cannot be restored here; save it again."
+            )
+        with contextlib.suppress(Exception):
+            response = await self._request(
+                "DELETE",
+                self._object_url(self._key(name)),
+                name,
+                params={"ifGenerationMatch": generation} if generation else None,
+                ok=(200, 204, 404, 412),
+            )
+            response.release()
+        raise IntegrityError(
+            f"GCS finished the upload of {name!r} after {stored} bytes, before all of them were "
+            "sent (it answered a status check by finishing the session); what it stored is "
+            "removed. Save it again."
+        )
 
     async def _send_chunk(
         self,
@@ -488,6 +521,8 @@ class GCSStorage(Storage):
             if asked:
                 state = await self._session_state(name, session_uri, total)
                 if not isinstance(state, int):
+                    if total is None:  # more chunks were still to come
+                        raise _FinishedEarly(state)
                     return state
                 if not offset <= state <= end:
                     raise _SessionLost(
@@ -825,6 +860,14 @@ class GCSStorage(Storage):
 
 class _SessionLost(Exception):
     """The upload session holds bytes this upload did not send: nothing to resume."""
+
+
+class _FinishedEarly(Exception):
+    """The upload session finished, storing ``result``, before all chunks were sent."""
+
+    def __init__(self, result: Mapping[str, Any]) -> None:
+        super().__init__("finished early")
+        self.result = result
 
 
 def _hash_header(header: str, algorithm: str) -> str | None:
