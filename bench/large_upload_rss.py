@@ -31,7 +31,7 @@ from tests.emulators import (
     create_gcs_bucket,
     free_port,
     gcs_emulator,
-    wait_for_port,
+    running,
 )
 
 MiB = 1024 * 1024
@@ -58,12 +58,8 @@ def moto_process() -> Iterator[str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    try:
-        wait_for_port(port, process, "moto")
+    with running(process, port, "moto"):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 @contextmanager

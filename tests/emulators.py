@@ -73,6 +73,22 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], what: str) -> Non
     raise RuntimeError(f"{what} did not listen on 127.0.0.1:{port} within 60 s")
 
 
+@contextmanager
+def running(process: subprocess.Popen[bytes], port: int, what: str) -> Iterator[None]:
+    """An emulator process from its port's first answer until it is stopped (killed if it
+    will not stop within 15 s)."""
+    try:
+        wait_for_port(port, process, what)
+        yield
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def azurite_binary() -> Path:
     """Azurite from the npm registry, installed once into the project's ignored cache."""
     binary = EMULATOR_CACHE / "node_modules" / ".bin" / "azurite-blob"
@@ -124,18 +140,12 @@ def azurite_server() -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_for_port(port, process, "Azurite")
-        yield (
-            f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};"
-            f"AccountKey={AZURITE_KEY};BlobEndpoint=http://127.0.0.1:{port}/{AZURITE_ACCOUNT};"
-        )
+        with running(process, port, "Azurite"):
+            yield (
+                f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};"
+                f"AccountKey={AZURITE_KEY};BlobEndpoint=http://127.0.0.1:{port}/{AZURITE_ACCOUNT};"
+            )
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
         shutil.rmtree(workspace, ignore_errors=True)
 
 
@@ -165,16 +175,8 @@ def gcs_emulator(*, skip_metadata_file: bool = False) -> Iterator[str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    try:
-        wait_for_port(port, process, "gcp-storage-emulator")
+    with running(process, port, "gcp-storage-emulator"):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def fake_gcs_server_binary() -> Path:
@@ -225,16 +227,8 @@ def fake_gcs_server() -> Iterator[str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    try:
-        wait_for_port(port, process, "fake-gcs-server")
+    with running(process, port, "fake-gcs-server"):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def create_gcs_bucket(endpoint: str, bucket: str) -> None:

@@ -481,15 +481,7 @@ class GCSStorage(Storage):
                 f"were sent (generation {generation or '?'}): that truncated object replaced the "
                 "previous version, which cannot be restored here; save it again."
             )
-        with contextlib.suppress(Exception):
-            response = await self._request(
-                "DELETE",
-                self._object_url(self._key(name)),
-                name,
-                params={"ifGenerationMatch": generation} if generation else None,
-                ok=(200, 204, 404, 412),
-            )
-            response.release()
+        await self._remove_generation(name, self._key(name), generation)
         raise IntegrityError(
             f"GCS finished the upload of {name!r} after {stored} bytes, before all of them were "
             "sent (it answered a status check by finishing the session); what it stored is "
@@ -653,20 +645,23 @@ class GCSStorage(Storage):
                 "save it again."
             )
         # Remove what this upload stored (only that generation), then let the caller retry.
+        await self._remove_generation(name, stored_name, generation)
+        raise IntegrityError(
+            f"GCS stored {name!r} {'; '.join(problems)}: the request was damaged on the way. "
+            "What was stored is removed; save it again."
+        )
+
+    async def _remove_generation(self, name: str, key: str, generation: str) -> None:
+        """Delete what one upload stored, and only that: the generation it reported."""
         with contextlib.suppress(Exception):
             response = await self._request(
                 "DELETE",
-                f"{self.api_root}/storage/v1/b/{quote(self.bucket, safe='')}/o/"
-                f"{quote(stored_name, safe='')}",
+                self._object_url(key),
                 name,
                 params={"ifGenerationMatch": generation} if generation else None,
                 ok=(200, 204, 404, 412),
             )
             response.release()
-        raise IntegrityError(
-            f"GCS stored {name!r} {'; '.join(problems)}: the request was damaged on the way. "
-            "What was stored is removed; save it again."
-        )
 
     # -- reading ---------------------------------------------------------------------------------
 
