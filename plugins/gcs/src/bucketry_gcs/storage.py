@@ -779,6 +779,7 @@ class GCSStorage(Storage):
                 params=params,
                 data=b"{}",
                 headers={"Content-Type": "application/json"},
+                refused_means_damaged=True,  # "{}" is well formed when it leaves
             )
             if result.get("done", True):
                 return
