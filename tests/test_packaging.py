@@ -83,3 +83,41 @@ def test_core_depends_on_nothing_and_the_command_is_its_own_member() -> None:
     assert _project(ROOT / "cli")["scripts"] == {"bucketry": "bucketry_cli:main"}  # type: ignore[comparison-overlap]
     root = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert "bucketry-cli" in root["dependencies"]
+
+
+def test_a_wheel_only_install_works_as_the_docs_say(tmp_path: Path) -> None:
+    """Build every distribution, install `bucketry[s3]` into a fresh environment from those
+    wheels alone (third-party packages from the index), and use it as the README does."""
+    import os
+    import shutil
+    import subprocess
+
+    found = os.environ.get("UV") or shutil.which("uv")  # `uv run` names itself in $UV
+    if not found:
+        pytest.skip("uv is not on this machine; the test command installs it")
+    uv = [found]
+    dist, venv = tmp_path / "dist", tmp_path / "venv"
+
+    def run(*command: str | Path) -> str:
+        result = subprocess.run(
+            [str(part) for part in command], capture_output=True, text=True, timeout=600
+        )
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+        return result.stdout
+
+    run(*uv, "build", "--all-packages", "--wheel", "-o", dist, "--directory", ROOT)
+    run(*uv, "venv", "--python", sys.executable, venv)
+    python = venv / "bin" / "python"
+    run(*uv, "pip", "install", "--python", python, "--find-links", dist, "bucketry[s3]")
+    script = (
+        "import asyncio, sys\n"
+        "from bucketry import create_storage, available_backends\n"
+        "assert {'filesystem', 'memory', 's3'} <= set(available_backends()), available_backends()\n"
+        "async def main():\n"
+        f"    async with create_storage('file://{tmp_path}/files') as storage:\n"
+        "        name = await storage.save('a.txt', b'hi')\n"
+        "        print(await storage.open(name))\n"
+        "asyncio.run(main())\n"
+    )
+    assert run(python, "-c", script).strip() == "b'hi'"
+    assert run(venv / "bin" / "bucketry", "--version").startswith("bucketry, version ")
