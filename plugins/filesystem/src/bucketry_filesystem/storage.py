@@ -38,7 +38,7 @@ from bucketry import (
     WriteOptions,
 )
 from bucketry.content import read_ahead
-from bucketry.names import clean_name
+from bucketry.names import RESERVED_PREFIX, clean_name
 from bucketry.redaction import url_shape
 from bucketry.sync import blocking_allowed
 from bucketry_filesystem.beneath import DIRECTORY_FLAGS, Escape, Resolved, resolve
@@ -48,8 +48,9 @@ __all__ = ["TEMP_PREFIX", "FileSystemStorage"]
 SMALL_FILE = 256 * 1024
 """Content up to this size is written in one trip to a worker thread instead of one per step."""
 
-TEMP_PREFIX = ".bucketry-tmp-"
-"""Temp files start with this; names with such a segment are refused, and listing hides them."""
+TEMP_PREFIX = RESERVED_PREFIX
+"""Temp files start with this; the core's name rule refuses names with such a segment on every
+backend, and listing hides them."""
 
 LIST_PAGE = 1000
 """Directory entries read per trip to a worker thread while listing."""
@@ -127,11 +128,9 @@ class FileSystemStorage(Storage):
     # -- paths -----------------------------------------------------------------------------------
 
     def _check_segments(self, name: str) -> None:
+        # The core's rule already refused the reserved prefix and segments over 255 bytes; a
+        # file system may take fewer (eCryptfs: 143).
         for segment in name.split("/"):
-            if segment.startswith(TEMP_PREFIX):
-                raise UnsafeNameError(
-                    f"Names starting with {TEMP_PREFIX!r} are reserved: {name!r}."
-                )
             if len(os.fsencode(segment)) > self._name_max:
                 raise UnsafeNameError(
                     f"{name!r} has a segment longer than this file system allows "
