@@ -8,17 +8,14 @@ an app can be pointed at another storage without code: ``BUCKETRY_STORAGE_URL`` 
 
 from __future__ import annotations
 
-import difflib
-import inspect
 import os
 import threading
-from collections.abc import Mapping
 from typing import Any
 
 from bucketry.errors import ConfigurationError, UnknownBackendError
 from bucketry.redaction import split_url, url_shape
 from bucketry.registry import load_backend
-from bucketry.storage import Storage
+from bucketry.storage import Storage, check_options
 
 __all__ = ["close_storages", "configure_storage", "create_storage", "get_storage"]
 
@@ -78,21 +75,6 @@ def create_storage(backend: str | Storage, **options: Any) -> Storage:
         return cls(**options)
     except TypeError as exc:
         raise ConfigurationError(f"Cannot configure the {backend!r} backend: {exc}") from exc
-
-
-def check_options(cls: type[Storage], options: Mapping[str, object]) -> None:
-    """Refuse an option the backend does not take, naming the valid ones and the closest."""
-    parameters = inspect.signature(cls.__init__).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
-        return
-    accepted = [name for name in parameters if name != "self"]
-    for key in options:
-        if key not in accepted:
-            close = difflib.get_close_matches(key, accepted, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ConfigurationError(
-                f"{cls.__name__} has no option {key!r}.{hint} Valid options: {', '.join(accepted)}."
-            )
 
 
 def configure_storage(

@@ -35,13 +35,14 @@ _SECRET_PARAMETER = re.compile(
 _PASSWORD_IN_URL = re.compile(r"(://[^/:@\s]+:)([^@/\s]+)@")
 
 _secrets: set[str] = set()
+_longest_first: tuple[str, ...] = ()
 _lock = threading.Lock()
 _installed = False
 
 
 def scrub(text: str) -> str:
     """``text`` with every registered secret and every secret-named parameter value as ``***``."""
-    for secret in sorted(_secrets, key=len, reverse=True):
+    for secret in _longest_first:  # a secret inside another is replaced after it
         if secret in text:
             text = text.replace(secret, REDACTED)
     if "=" in text:
@@ -105,7 +106,7 @@ def _scrub_value(value: Any) -> Any:
 
 def register_secrets(values: Iterable[str | None]) -> None:
     """Never let these strings reach a log record (installs the record factory once)."""
-    global _installed
+    global _installed, _longest_first
     fresh = set()
     for value in values:
         if isinstance(value, str) and len(value) >= _MIN_LENGTH:
@@ -116,6 +117,7 @@ def register_secrets(values: Iterable[str | None]) -> None:
         return
     with _lock:
         _secrets.update(fresh)
+        _longest_first = tuple(sorted(_secrets, key=len, reverse=True))
         if _installed:
             return
         previous = logging.getLogRecordFactory()

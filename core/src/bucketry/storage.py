@@ -190,26 +190,17 @@ class Storage:
             self._connect_lock = asyncio.Lock()
         async with self._connect_lock:
             if not self._connected:
-                register_secrets(self._secret_values())
                 await self._connect()
                 self._connected = True
 
     def __setattr__(self, name: str, value: Any) -> None:
         # Secrets are registered as they are given, before any request, URL or error can show
-        # them: a presigned URL needs no connection, and an SDK may log while it is built.
+        # them: a presigned URL needs no connection, and an SDK may log while it is built. For
+        # strings of key=value pairs (a connection string), each secret value is registered too,
+        # so a key is redacted wherever it is quoted alone.
         if name in type(self).secret_options and isinstance(value, str):
             register_secrets(secret_parts(value))
         super().__setattr__(name, value)
-
-    def _secret_values(self) -> builtins.list[str]:
-        """The values of ``secret_options``, and for strings holding ``key=value;`` pairs (a
-        connection string) each secret value, so a key is redacted wherever it is quoted alone."""
-        values: builtins.list[str] = []
-        for option in self.secret_options:
-            value = getattr(self, option, None)
-            if isinstance(value, str) and value:
-                values += secret_parts(value)
-        return values
 
     async def _connect(self) -> None:
         """Create the backend's client; called once, before the first operation."""
@@ -631,22 +622,30 @@ _FALSE = {"0", "false", "no", "off", ""}
 
 def _coerce_options(cls: type[Storage], options: Mapping[str, str]) -> dict[str, Any]:
     """Turn string options into constructor arguments, by the constructor's annotations."""
-    parameters = inspect.signature(cls.__init__).parameters
     try:
         hints = typing.get_type_hints(cls.__init__)
     except Exception:  # unresolvable annotations: pass strings through unchanged
         hints = {}
-    accepted = [key for key in parameters if key != "self"]
-    result: dict[str, Any] = {}
-    for key, raw in options.items():
-        if key not in parameters or key == "self":
+    check_options(cls, options)
+    return {
+        key: _coerce(cls.__name__, key, raw, hints.get(key, str)) for key, raw in options.items()
+    }
+
+
+def check_options(cls: type[Storage], options: Mapping[str, object]) -> None:
+    """Refuse an option the backend does not take, naming the valid ones and the closest:
+    the keyword form and the URL form of a storage are checked alike."""
+    parameters = inspect.signature(cls.__init__).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return
+    accepted = [name for name in parameters if name != "self"]
+    for key in options:
+        if key not in accepted:
             close = difflib.get_close_matches(key, accepted, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             raise ConfigurationError(
                 f"{cls.__name__} has no option {key!r}.{hint} Valid options: {', '.join(accepted)}."
             )
-        result[key] = _coerce(cls.__name__, key, raw, hints.get(key, str))
-    return result
 
 
 def _coerce(owner: str, key: str, raw: str, hint: Any) -> Any:

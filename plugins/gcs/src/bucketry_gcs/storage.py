@@ -185,12 +185,6 @@ class GCSStorage(Storage):
     def from_url(cls, url: str) -> Self:
         return cls._from_bucket_url(url, "bucket")
 
-    def _secret_values(self) -> list[str]:
-        values = super()._secret_values()
-        if self._key_info and "private_key" in self._key_info:
-            values.append(str(self._key_info["private_key"]))
-        return values
-
     def _repr_options(self) -> dict[str, object]:
         shown = super()._repr_options()
         if self.service_info is not None:
