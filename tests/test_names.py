@@ -110,3 +110,7 @@ def test_the_longest_name_and_segment_are_exactly_the_limits() -> None:
     assert clean_name("d/" + "é" * 127 + "x") == "d/" + "é" * 127 + "x"  # 255 bytes in UTF-8
     with pytest.raises(UnsafeNameError, match="longer than 255 bytes"):
         clean_name("d/" + "é" * 128)
+    # Four-byte characters: 63 of them fit a segment (252 bytes), 64 do not (256 bytes).
+    assert clean_name("d/" + "😀" * 63) == "d/" + "😀" * 63
+    with pytest.raises(UnsafeNameError, match="longer than 255 bytes"):
+        clean_name("d/" + "😀" * 64)

@@ -84,3 +84,86 @@ def test_get_sync_storage_follows_the_configured_alias() -> None:
         assert not get_sync_storage("sync-test").exists("a.txt")
     finally:
         asyncio.run(close_storages())
+
+
+async def _slow_chunks(*chunks: bytes):  # type: ignore[no-untyped-def]
+    for chunk in chunks:
+        await asyncio.sleep(0.001)  # the save suspends here, mid-way
+        yield chunk
+
+
+async def _failing_chunks():  # type: ignore[no-untyped-def]
+    yield b"first"
+    await asyncio.sleep(0.001)
+    raise OSError("the producer broke")
+
+
+def test_a_call_that_suspends_is_finished_on_the_callers_loop(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A call to a backend that never suspends is taken in one step; one that does suspend (its
+    content arrives asynchronously) must still run to its end, and fail as it would awaited."""
+    for storage in (MemoryStorage(), _filesystem(tmp_path)):
+        with SyncStorage(storage) as sync:
+            assert sync.save("a.bin", _slow_chunks(b"one ", b"two ", b"three")) == "a.bin"
+            assert sync.open("a.bin") == b"one two three"
+            with pytest.raises(OSError, match="the producer broke"):
+                sync.save("b.bin", _failing_chunks())
+            assert not sync.exists("b.bin")
+            assert sync.listdir() == ([], ["a.bin"])
+
+
+def test_a_retry_timeout_is_honoured_on_the_callers_loop(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``asyncio.timeout`` needs a current task, which a first step taken by hand lacks."""
+    from bucketry.retry import RetryPolicy
+
+    storage = _filesystem(tmp_path)
+    storage.retry = RetryPolicy(timeout=5.0)
+    with SyncStorage(storage) as sync:
+        assert sync.save("a.txt", b"x") == "a.txt"
+        assert sync.open("a.txt") == b"x"
+
+
+def test_blocking_allowed_does_not_leak_to_the_caller(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from bucketry.sync import blocking_allowed
+
+    with SyncStorage(_filesystem(tmp_path)) as sync:
+        sync.save("a.txt", b"x")
+        assert blocking_allowed() is False
+        assert asyncio.run(_blocking_allowed_in_a_fresh_loop()) is False
+
+
+async def _blocking_allowed_in_a_fresh_loop() -> bool:
+    from bucketry.sync import blocking_allowed
+
+    return blocking_allowed()
+
+
+def _filesystem(tmp_path):  # type: ignore[no-untyped-def]
+    from bucketry_filesystem import FileSystemStorage
+
+    return FileSystemStorage(location=str(tmp_path / "files"), fsync=False)
+
+
+def test_the_rest_of_a_stepped_coroutine_receives_what_its_task_sends_and_throws() -> None:
+    """The hand-over on 3.11 must delegate as ``await`` does: values sent and exceptions thrown
+    by the task (a cancellation, say) reach the coroutine; its return value is the result."""
+    import types
+
+    from bucketry.sync import _resume
+
+    @types.coroutine
+    def two_waits():  # type: ignore[no-untyped-def]
+        got = yield "first"
+        try:
+            yield f"second after {got}"
+        except KeyError as exc:
+            return f"caught {exc.args[0]}"
+        return "not thrown"
+
+    inner = two_waits()
+    assert inner.send(None) == "first"
+    rest = _resume(inner, "first")
+    assert rest.send(None) == "first"
+    assert rest.send("hello") == "second after hello"
+    with pytest.raises(StopIteration) as finished:
+        rest.throw(KeyError("cancelled"))
+    assert finished.value.value == "caught cancelled"

@@ -46,16 +46,20 @@ _RANDOM_ALPHABET = string.ascii_letters + string.digits
 _SLASH_RUNS = re.compile(r"/{2,}")
 
 
+_REFUSED_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f\\]")
+"""A backslash or a control character (Unicode category Cc: C0, DEL and C1)."""
+
+
 def _check_characters(name: str) -> None:
-    for char in name:
-        if char == "\\":
-            raise UnsafeNameError(
-                f"Name {name!r} contains a backslash; use '/' to separate directories."
-            )
-        if unicodedata.category(char) == "Cc":
-            raise UnsafeNameError(
-                f"Name {name!r} contains the control character {char!r}; remove it."
-            )
+    found = _REFUSED_CHARACTER.search(name)
+    if found is None:
+        return
+    char = found.group()
+    if char == "\\":
+        raise UnsafeNameError(
+            f"Name {name!r} contains a backslash; use '/' to separate directories."
+        )
+    raise UnsafeNameError(f"Name {name!r} contains the control character {char!r}; remove it.")
 
 
 def _normalise(name: object, what: str) -> str:
@@ -73,11 +77,12 @@ def _normalise(name: object, what: str) -> str:
         raise UnsafeNameError(
             f"{what.capitalize()} {name!r} is absolute; names are relative to the storage root."
         )
-    name = _SLASH_RUNS.sub("/", name)
-    if len(name.encode("utf-8")) > MAX_NAME_BYTES:
+    if "//" in name:
+        name = _SLASH_RUNS.sub("/", name)
+    size = len(name.encode("utf-8"))
+    if size > MAX_NAME_BYTES:
         raise UnsafeNameError(
-            f"{what.capitalize()} is {len(name.encode('utf-8'))} bytes long in UTF-8; "
-            f"the limit is {MAX_NAME_BYTES}."
+            f"{what.capitalize()} is {size} bytes long in UTF-8; the limit is {MAX_NAME_BYTES}."
         )
     for segment in name.split("/"):
         if segment in (".", ".."):
@@ -89,7 +94,7 @@ def _normalise(name: object, what: str) -> str:
             raise UnsafeNameError(
                 f"Names starting with {RESERVED_PREFIX!r} are reserved: {name!r}."
             )
-        if len(segment.encode("utf-8")) > MAX_SEGMENT_BYTES:
+        if len(segment) * 4 > MAX_SEGMENT_BYTES and len(segment.encode()) > MAX_SEGMENT_BYTES:
             raise UnsafeNameError(
                 f"{what.capitalize()} {name!r} has a segment longer than {MAX_SEGMENT_BYTES} "
                 f"bytes, which file systems refuse: {segment[:40]!r}...; use a shorter name."

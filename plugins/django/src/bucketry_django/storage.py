@@ -30,7 +30,6 @@ from django.contrib.staticfiles.storage import ManifestFilesMixin
 from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import Storage as DjangoStorage
-from django.core.files.utils import validate_file_name
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 
@@ -164,14 +163,13 @@ class BucketryStorage(DjangoStorage):  # type: ignore[misc]
             content = ContentFile(content, name)
         elif not hasattr(content, "chunks"):
             content = File(content, name)
-        _validate(name)
         name = self.get_available_name(name, max_length=max_length)
         body: Any = _DjangoContent(content)
         if _size(content) <= SMALL_CONTENT:
             # Read here, in the caller's thread, which may block: the portal then gets bytes,
             # and no chunk needs a trip to a worker thread of its own.
             body = body.read_all()
-        stored = self._call(
+        return self._call(
             lambda storage: storage.save(
                 name,
                 body,
@@ -180,8 +178,6 @@ class BucketryStorage(DjangoStorage):  # type: ignore[misc]
                 max_length=max_length,
             )
         )
-        _validate(stored)
-        return stored
 
     def _save(self, name: str, content: Any) -> str:
         return str(self.save(name, content))
@@ -200,8 +196,11 @@ class BucketryStorage(DjangoStorage):  # type: ignore[misc]
         Whether the name is free is not checked here: it is decided when the file is written
         (create-if-absent), since checking first is the race Django's default has.
         """
+        cleaned = self._cleaned(name)
+        if not (max_length and len(cleaned) > max_length):
+            return cleaned  # what Django's loop returns for a name that fits; no check it lacks
         try:
-            return str(super().get_available_name(self._cleaned(name), max_length=max_length))
+            return str(super().get_available_name(cleaned, max_length=max_length))
         except SuspiciousFileOperation as exc:
             if isinstance(exc, SuspiciousName):
                 raise
@@ -363,14 +362,6 @@ class BucketryStaticStorage(BucketryStorage):
 class ManifestBucketryStaticStorage(ManifestFilesMixin, BucketryStaticStorage):  # type: ignore[misc]
     """:class:`BucketryStaticStorage` with hashed names (``app.3f2a9c.css``) and the
     ``staticfiles.json`` manifest stored in the backend, as ``ManifestStaticFilesStorage``."""
-
-
-def _validate(name: str) -> None:
-    """Django's own check of a name, its error a :class:`SuspiciousName` like ours."""
-    try:
-        validate_file_name(name, allow_relative_path=True)
-    except SuspiciousFileOperation as exc:
-        raise SuspiciousName(str(exc)) from exc
 
 
 def _name(name: Any) -> str:
