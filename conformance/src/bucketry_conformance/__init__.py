@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 # Installed editable, a plugin module loses pytest's assertion rewriting unless registered first.
-pytest.register_assert_rewrite("bucketry_conformance.contract")
+pytest.register_assert_rewrite("bucketry_conformance.contract")  # and its area modules
 
 from bucketry_conformance.contract import (  # noqa: E402
     UNSAFE_NAMES,

@@ -1,0 +1,80 @@
+"""Size limits, failing producers and cancellation: the error reaches the caller and nothing
+remains.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bucketry import Storage, TooLargeError
+from bucketry_conformance.contract._base import ContractBase, area
+
+
+class Failures(ContractBase):
+    @area("max-size")
+    async def test_max_size_rejects_bytes(self, storage: Storage, root: str) -> None:
+        with pytest.raises(TooLargeError):
+            await storage.save(root + "big.bin", b"x" * 101, max_size=100)
+        assert not await storage.exists(root + "big.bin")
+        name = await storage.save(root + "fits.bin", b"x" * 100, max_size=100)
+        assert await storage.size(name) == 100
+
+    @area("max-size")
+    async def test_max_size_stops_a_stream_early(self, storage: Storage, root: str) -> None:
+        produced = 0
+
+        async def endless() -> AsyncIterator[bytes]:
+            nonlocal produced
+            while produced < 1000:
+                produced += 1
+                yield b"x" * 1024
+
+        with pytest.raises(TooLargeError):
+            await storage.save(root + "endless.bin", endless(), max_size=10 * 1024)
+        assert produced <= 12, "the upload must stop as soon as it passes max_size"
+        assert not await storage.exists(root + "endless.bin")
+        assert [info async for info in storage.list(root)] == []
+
+    @area("failure")
+    async def test_failing_stream_leaves_nothing(self, storage: Storage, root: str) -> None:
+        async def broken() -> AsyncIterator[bytes]:
+            yield b"partial data" * 1000
+            raise RuntimeError("the client went away")
+
+        with pytest.raises(RuntimeError, match="went away"):
+            await storage.save(root + "broken.bin", broken())
+        assert not await storage.exists(root + "broken.bin")
+        assert [info async for info in storage.list(root)] == []
+
+    @area("failure")
+    async def test_failing_stream_keeps_the_old_file(self, storage: Storage, root: str) -> None:
+        await storage.save(root + "keep.bin", b"old")
+
+        async def broken() -> AsyncIterator[bytes]:
+            yield b"new"
+            raise RuntimeError("interrupted")
+
+        with pytest.raises(RuntimeError):
+            await storage.save(root + "keep.bin", broken(), overwrite=True)
+        assert await storage.open(root + "keep.bin") == b"old"
+
+    @area("failure")
+    async def test_cancelled_save_leaves_nothing(self, storage: Storage, root: str) -> None:
+        started = asyncio.Event()
+
+        async def slow() -> AsyncIterator[bytes]:
+            yield b"first part" * 1000
+            started.set()
+            await asyncio.sleep(3600)
+            yield b"never"
+
+        task = asyncio.ensure_future(storage.save(root + "cancelled.bin", slow()))
+        await asyncio.wait_for(started.wait(), 30)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert not await storage.exists(root + "cancelled.bin")
+        assert [info async for info in storage.list(root)] == []

@@ -1,0 +1,71 @@
+"""Honest capability declarations, closing and reopening, secrets kept out of ``repr``."""
+
+from __future__ import annotations
+
+import pytest
+
+from bucketry import Capability, Storage, UnsupportedError
+from bucketry_conformance.contract._base import ContractBase, area
+
+
+class Lifecycle(ContractBase):
+    @area("capabilities")
+    @pytest.mark.parametrize("capability", list(Capability), ids=[c.value for c in Capability])
+    async def test_capability_declarations_are_honest(
+        self, storage: Storage, root: str, capability: Capability
+    ) -> None:
+        declared = storage.supports(capability)
+        name = root + "honest.txt"
+        if capability is Capability.PUBLIC_URL:
+            if declared:
+                assert isinstance(storage.url(name), str)
+            else:
+                with pytest.raises(UnsupportedError):
+                    storage.url(name)
+        elif capability is Capability.SIGNED_URL:
+            await storage.save(name, b"x")
+            if declared:
+                assert isinstance(await storage.signed_url(name), str)
+            else:
+                with pytest.raises(UnsupportedError):
+                    await storage.signed_url(name)
+        elif capability is Capability.METADATA:
+            if declared:
+                await storage.save(name, b"x", metadata={"k": "v"})
+                assert dict((await storage.stat(name)).metadata) == {"k": "v"}
+            else:
+                with pytest.raises(UnsupportedError):
+                    await storage.save(name, b"x", metadata={"k": "v"})
+                assert not await storage.exists(name), "a refused save must store nothing"
+        elif capability is Capability.CONTENT_TYPE:
+            await storage.save(name, b"x", content_type="application/x-bucketry")
+            content_type = (await storage.stat(name)).content_type
+            assert (content_type == "application/x-bucketry") is declared
+        elif capability is Capability.CONDITIONAL_CREATE:
+            first = await storage.save(name, b"1")
+            assert await storage.save(name, b"2") != first
+            assert await storage.open(first) == b"1"
+        elif capability is Capability.SERVER_SIDE_COPY:
+            await storage.save(name, b"x")
+            await storage.copy(name, root + "copy.txt")
+            assert await storage.open(root + "copy.txt") == b"x"
+        else:  # pragma: no cover - a new capability must get a check here
+            pytest.fail(f"No honesty check for capability {capability!r}.")
+
+    @area("lifecycle")
+    async def test_close_and_reuse(self, storage: Storage, root: str) -> None:
+        name = await storage.save(root + "life.txt", b"alive")
+        await storage.aclose()
+        await storage.aclose()
+        assert await storage.open(name) == b"alive"
+        async with storage as same:
+            assert same is storage
+        assert await storage.exists(name)
+
+    @area("lifecycle")
+    async def test_secrets_stay_out_of_repr(self, storage: Storage, root: str) -> None:
+        shown = repr(storage)
+        for option in storage.secret_options:
+            value = getattr(storage, option, None)
+            if isinstance(value, str) and value:
+                assert value not in shown

@@ -1,0 +1,31 @@
+"""A missing file is ``NotFoundError`` (a ``FileNotFoundError``) from every operation."""
+
+from __future__ import annotations
+
+import pytest
+
+from bucketry import NotFoundError, Storage
+from bucketry_conformance.contract._base import ContractBase, _read, area
+
+
+class Missing(ContractBase):
+    @area("not-found")
+    async def test_missing_file_is_not_found_everywhere(self, storage: Storage, root: str) -> None:
+        missing = root + "missing.txt"
+        assert not await storage.exists(missing)
+        with pytest.raises(NotFoundError):
+            await storage.open(missing)
+        with pytest.raises(NotFoundError):
+            await _read(storage, missing)
+        with pytest.raises(NotFoundError):
+            await _read(storage, missing, start=0, end=0)
+        with pytest.raises(NotFoundError):
+            await storage.size(missing)
+        with pytest.raises(FileNotFoundError):  # the builtin base works too
+            await storage.stat(missing)
+        with pytest.raises(NotFoundError):
+            await storage.copy(missing, root + "copy.txt")
+        with pytest.raises(NotFoundError):
+            await storage.move(missing, root + "moved.txt")
+        assert not await storage.exists(root + "copy.txt")
+        assert not await storage.exists(root + "moved.txt")
