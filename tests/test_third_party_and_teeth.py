@@ -8,65 +8,18 @@ from pathlib import Path
 
 import pytest
 
-ACME_BACKEND = '''
-"""A third party's backend: a dict, written against the public contract only."""
-from bucketry import AlreadyExistsError, FileInfo, NotFoundError, Storage
-
-
-class AcmeStorage(Storage):
-    backend_name = "acme"
-
-    def __init__(self, *, shelf: str = "main") -> None:
-        self.shelf = shelf
-        self._files = {}
-
-    async def _write(self, name, chunks, options):
-        data = b"".join([chunk async for chunk in chunks])
-        if not options.overwrite and name in self._files:
-            raise AlreadyExistsError(name)
-        self._files[name] = data
-        return name
-
-    async def _stream(self, name, start, end, chunk_size):
-        if name not in self._files:
-            raise NotFoundError(name)
-        data = self._files[name][start:end]
-        for offset in range(0, len(data), chunk_size):
-            yield data[offset : offset + chunk_size]
-
-    async def _stat(self, name):
-        if name not in self._files:
-            raise NotFoundError(name)
-        return FileInfo(name=name, size=len(self._files[name]))
-
-    async def _delete(self, name):
-        self._files.pop(name, None)
-
-    async def _scan(self, prefix, recursive):
-        dirs = set()
-        for name in sorted(self._files):
-            if not name.startswith(prefix):
-                continue
-            rest = name[len(prefix):]
-            if not recursive and "/" in rest:
-                directory = prefix + rest.split("/")[0] + "/"
-                if directory not in dirs:
-                    dirs.add(directory)
-                    yield directory
-            else:
-                yield FileInfo(name=name, size=len(self._files[name]))
-'''
-
 
 def install_acme(site: Path) -> None:
     """Lay out an installed distribution by hand: module, metadata and entry point."""
     site.mkdir()
-    (site / "acme_storage.py").write_text(ACME_BACKEND)
+    (site / "acme_storage.py").write_text(
+        (Path(__file__).parent / "minimal_backend.py").read_text()
+    )
     dist_info = site / "acme_storage-1.0.dist-info"
     dist_info.mkdir()
     (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-storage\nVersion: 1.0\n")
     (dist_info / "entry_points.txt").write_text(
-        "[bucketry.backends]\nacme = acme_storage:AcmeStorage\n"
+        "[bucketry.backends]\nacme = acme_storage:MinimalStorage\n"
     )
 
 
@@ -87,7 +40,7 @@ def test_third_party_backend_is_found_by_name_and_runs_the_contract(
             def test_found_by_entry_point_name():
                 assert available_backends()["acme"].distribution == "acme-storage"
                 storage = configure_storage("acme", shelf="b")
-                assert type(storage).__name__ == "AcmeStorage"
+                assert type(storage).__name__ == "MinimalStorage"
                 assert create_storage("acme://?shelf=c").shelf == "c"
 
 

@@ -123,6 +123,8 @@ class ContractBase:
     """Entries per listing page the backend was configured with; the paging test lists more."""
     concurrent_saves: ClassVar[int] = 64
     """How many saves of one name race in the concurrency test."""
+    delete_prefix_files: ClassVar[int] = 1001
+    """How many files ``delete_prefix`` deletes in the batching test (more than one batch)."""
     large_upload_size: ClassVar[int] = 16 * MiB
     """Size of the streamed-upload test."""
     hostile_name_examples: ClassVar[int] = 120

@@ -6,7 +6,7 @@ import secrets
 
 import pytest
 
-from bucketry import AlreadyExistsError, Capability, Storage
+from bucketry import AlreadyExistsError, Capability, NotFoundError, Storage
 from bucketry_conformance.contract._base import ContractBase, area, requires
 
 
@@ -51,3 +51,21 @@ class CopyMove(ContractBase):
         src = await storage.save(root + "typed", b"{}", content_type="application/json")
         await storage.copy(src, root + "typed-copy")
         assert (await storage.stat(root + "typed-copy")).content_type == "application/json"
+
+    @area("copy-move")
+    async def test_moving_a_file_onto_itself_keeps_it(self, storage: Storage, root: str) -> None:
+        name = await storage.save(root + "self.txt", b"still here")
+        assert await storage.move(name, name) == name
+        assert await storage.move(name, name, overwrite=True) == name
+        assert await storage.open(name) == b"still here"
+        with pytest.raises(NotFoundError):
+            await storage.move(root + "missing.txt", root + "missing.txt")
+        assert [info.name async for info in storage.list(root)] == [name]
+
+    @area("copy-move")
+    async def test_copying_a_file_onto_itself_keeps_it(self, storage: Storage, root: str) -> None:
+        name = await storage.save(root + "self.txt", b"still here")
+        with pytest.raises(AlreadyExistsError):
+            await storage.copy(name, name)
+        await storage.copy(name, name, overwrite=True)
+        assert await storage.open(name) == b"still here"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from bucketry import Storage, UnsafeNameError
@@ -37,3 +39,45 @@ class Deleting(ContractBase):
         assert await storage.delete_prefix(root + "d") == 0
         with pytest.raises(UnsafeNameError):
             await storage.delete_prefix("")
+
+    @area("delete")
+    async def test_a_directory_goes_with_its_last_file(self, storage: Storage, root: str) -> None:
+        """Directories exist only while something is stored under them: after the last file is
+        deleted or moved away, the name is free for a file."""
+        name = await storage.save(root + "d/e/f.txt", b"x")
+        await storage.delete(name)
+        assert await storage.listdir(root) == ([], [])
+        assert await storage.save(root + "d", b"a file where the directory was") == root + "d"
+        assert await storage.open(root + "d") == b"a file where the directory was"
+
+        await storage.save(root + "m/n/o.txt", b"moving")
+        await storage.move(root + "m/n/o.txt", root + "o.txt")
+        assert await storage.listdir(root) == ([], ["d", "o.txt"])
+        assert await storage.save(root + "m", b"m as a file") == root + "m"
+        assert await storage.listdir(root) == ([], ["d", "m", "o.txt"])
+
+    @area("delete")
+    async def test_deleting_a_file_keeps_its_directory_while_others_remain(
+        self, storage: Storage, root: str
+    ) -> None:
+        await storage.save(root + "d/a.txt", b"a")
+        await storage.save(root + "d/sub/b.txt", b"b")
+        await storage.delete(root + "d/sub/b.txt")
+        assert await storage.listdir(root + "d") == ([], ["a.txt"])
+        await storage.delete(root + "d/a.txt")
+        assert await storage.listdir(root) == ([], [])
+
+    @area("delete")
+    async def test_delete_prefix_spans_batches(self, storage: Storage, root: str) -> None:
+        """More files than one batch request takes (S3's DeleteObjects stops at 1000)."""
+        count = self.delete_prefix_files
+        semaphore = asyncio.Semaphore(32)
+
+        async def save(index: int) -> None:
+            async with semaphore:
+                await storage.save(f"{root}many/{index:05d}", b"")
+
+        await asyncio.gather(*(save(index) for index in range(count)))
+        await storage.save(root + "keep.txt", b"keep")
+        assert await storage.delete_prefix(root + "many") == count
+        assert [info.name async for info in storage.list(root)] == [root + "keep.txt"]

@@ -5,12 +5,13 @@ remains.
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import AsyncIterator
 
 import pytest
 
 from bucketry import Storage, TooLargeError
-from bucketry_conformance.contract._base import ContractBase, area
+from bucketry_conformance.contract._base import ContractBase, MiB, area
 
 
 class Failures(ContractBase):
@@ -78,3 +79,42 @@ class Failures(ContractBase):
             await task
         assert not await storage.exists(root + "cancelled.bin")
         assert [info async for info in storage.list(root)] == []
+
+    @area("failure")
+    @pytest.mark.parametrize("overwrite", [False, True], ids=["create", "overwrite"])
+    async def test_a_large_failing_save_into_a_new_directory_leaves_nothing(
+        self, storage: Storage, root: str, overwrite: bool
+    ) -> None:
+        """Past any read-ahead (the content is streamed, not held), into a directory that the
+        save itself would create: the producer's error reaches the caller, and neither the
+        file nor its directory remains."""
+
+        async def broken() -> AsyncIterator[bytes]:
+            for _ in range(3):
+                yield secrets.token_bytes(MiB)
+            raise RuntimeError("the producer failed after 3 MiB")
+
+        with pytest.raises(RuntimeError, match="after 3 MiB"):
+            await storage.save(root + "new/dir/big.bin", broken(), overwrite=overwrite)
+        assert await storage.listdir(root) == ([], [])
+        assert [info async for info in storage.list(root)] == []
+
+    @area("failure")
+    async def test_a_large_cancelled_save_into_a_new_directory_leaves_nothing(
+        self, storage: Storage, root: str
+    ) -> None:
+        streamed = asyncio.Event()
+
+        async def slow() -> AsyncIterator[bytes]:
+            for _ in range(3):
+                yield secrets.token_bytes(MiB)
+            streamed.set()
+            await asyncio.sleep(3600)
+            yield b"never"
+
+        task = asyncio.ensure_future(storage.save(root + "new/dir/big.bin", slow()))
+        await asyncio.wait_for(streamed.wait(), 60)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert await storage.listdir(root) == ([], [])

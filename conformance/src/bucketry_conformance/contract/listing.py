@@ -64,3 +64,16 @@ class Listing(ContractBase):
             await storage.listdir("../")
         with pytest.raises(UnsafeNameError):
             [info async for info in storage.list("/abs")]
+
+    @area("listing")
+    async def test_the_storage_root_lists(self, storage: Storage, root: str) -> None:
+        """``listdir()`` and ``list()`` with no argument start at the storage root, where this
+        test's own directory is one entry among whatever else the storage holds."""
+        name = await storage.save(root + "top/file.txt", b"x")
+        directories, files = await storage.listdir()
+        assert root.rstrip("/") in directories
+        assert not any(file.startswith(root.rstrip("/")) for file in files)
+        assert await storage.listdir("") == (directories, files)
+        assert name in [info.name async for info in storage.list()]
+        flat = [info.name async for info in storage.list(recursive=False)]
+        assert name not in flat

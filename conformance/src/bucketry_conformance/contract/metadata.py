@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
 
 from bucketry import Capability, Storage
 from bucketry_conformance.contract._base import ContractBase, area, requires
@@ -40,3 +43,36 @@ class Metadata(ContractBase):
         assert dict((await storage.stat(name)).metadata) == metadata
         listed = [info async for info in storage.list(root)]
         assert [info.name for info in listed] == [name]
+
+    @area("metadata")
+    @requires(Capability.METADATA)
+    @pytest.mark.parametrize(
+        ("metadata", "error"),
+        [
+            ({1: "v"}, TypeError),
+            ({"k": 1}, TypeError),
+            ({"k": None}, TypeError),
+            ({"ké": "v"}, ValueError),
+            ({"a b": "v"}, ValueError),
+            ({"a.b": "v"}, ValueError),
+            ({"-": "v"}, ValueError),
+            ({"": "v"}, ValueError),
+        ],
+        ids=["int-key", "int-value", "none-value", "non-ascii", "space", "dot", "dash", "empty"],
+    )
+    async def test_metadata_every_backend_cannot_store_is_refused(
+        self, storage: Storage, root: str, metadata: dict[Any, Any], error: type[Exception]
+    ) -> None:
+        with pytest.raises(error):
+            await storage.save(root + "meta.txt", b"x", metadata=metadata)
+        assert not await storage.exists(root + "meta.txt"), "a refused save must store nothing"
+        assert [info async for info in storage.list(root)] == []
+
+    @area("metadata")
+    @requires(Capability.METADATA)
+    async def test_metadata_keys_of_every_allowed_kind_round_trip(
+        self, storage: Storage, root: str
+    ) -> None:
+        metadata = {"a-b_c": "1", "x9": "0", "k": "a value, with: punctuation; ünïcode"}
+        name = await storage.save(root + "meta.txt", b"x", metadata=metadata)
+        assert dict((await storage.stat(name)).metadata) == metadata

@@ -29,3 +29,24 @@ class Missing(ContractBase):
             await storage.move(missing, root + "moved.txt")
         assert not await storage.exists(root + "copy.txt")
         assert not await storage.exists(root + "moved.txt")
+
+    @area("not-found")
+    async def test_a_directory_prefix_is_not_a_file(self, storage: Storage, root: str) -> None:
+        """With ``d/x`` stored, ``d`` is a directory of names, not a file: no operation on a
+        file finds it, on a file system as on an object store."""
+        await storage.save(root + "d/x.txt", b"inside")
+        directory = root + "d"
+        assert not await storage.exists(directory)
+        for operation in (
+            lambda: storage.open(directory),
+            lambda: _read(storage, directory),
+            lambda: _read(storage, directory, start=1, end=3),
+            lambda: storage.stat(directory),
+            lambda: storage.size(directory),
+            lambda: storage.copy(directory, root + "copy"),
+            lambda: storage.move(directory, root + "moved"),
+        ):
+            with pytest.raises(NotFoundError):
+                await operation()
+        assert await storage.listdir(root) == (["d"], [])
+        assert await storage.open(root + "d/x.txt") == b"inside"

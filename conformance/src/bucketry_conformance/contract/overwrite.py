@@ -58,3 +58,82 @@ class Overwrite(ContractBase):
         other = await storage.get_available_name(root + "free.txt")
         assert re.fullmatch(re.escape(root) + r"free_[a-zA-Z0-9]{7}\.txt", other)
         assert storage.get_valid_name("my  résumé (final).pdf") == "my__résumé_final.pdf"
+
+    @area("overwrite")
+    @pytest.mark.parametrize(
+        ("filename", "pattern"),
+        [
+            ("noext", r"noext_[a-zA-Z0-9]{7}"),
+            (".env", r"\.env_[a-zA-Z0-9]{7}"),
+            (".env.local", r"\.env_[a-zA-Z0-9]{7}\.local"),
+            ("archive.tar.gz", r"archive_[a-zA-Z0-9]{7}\.tar\.gz"),
+            ("d.v2/file", r"d\.v2/file_[a-zA-Z0-9]{7}"),
+        ],
+    )
+    async def test_alternative_names_keep_the_suffixes(
+        self, storage: Storage, root: str, filename: str, pattern: str
+    ) -> None:
+        """Django's rule: the random part goes before every suffix; a leading dot belongs to
+        the stem; a dot in a directory is not a suffix."""
+        await storage.save(root + filename, b"first")
+        second = await storage.save(root + filename, b"second")
+        assert re.fullmatch(re.escape(root) + pattern, second), second
+        assert await storage.open(second) == b"second"
+        assert await storage.open(root + filename) == b"first"
+
+    @area("overwrite")
+    async def test_max_length_is_met_exactly(self, storage: Storage, root: str) -> None:
+        """A name cut to fit is cut to exactly ``max_length`` (the stem is shortened, the
+        directory and the suffixes are kept), not shorter."""
+        long_name = root + "dir/" + "n" * 40 + ".tar.gz"
+        max_length = len(long_name) - 10
+        fitted = await storage.save(long_name, b"x", max_length=max_length)
+        assert len(fitted) == max_length
+        assert re.fullmatch(re.escape(root) + r"dir/n+_[a-zA-Z0-9]{7}\.tar\.gz", fitted)
+        taken = await storage.save(fitted, b"y", max_length=max_length)
+        assert len(taken) == max_length
+        assert taken != fitted
+        fits = root + "short.txt"
+        assert await storage.save(fits, b"z", max_length=len(fits)) == fits
+
+    @area("overwrite")
+    async def test_overwrite_never_renames_to_fit(self, storage: Storage, root: str) -> None:
+        """``overwrite=True`` means this name: one too long for ``max_length`` is refused, and
+        nothing is stored under it or under another name."""
+        name = root + "exact-name.txt"
+        with pytest.raises(UnsafeNameError):
+            await storage.save(name, b"x", overwrite=True, max_length=len(name) - 1)
+        assert [info async for info in storage.list(root)] == []
+        assert await storage.save(name, b"x", overwrite=True, max_length=len(name)) == name
+
+    @area("overwrite")
+    async def test_a_name_that_cannot_fit_is_refused(self, storage: Storage, root: str) -> None:
+        await storage.save(root + "taken.txt", b"x")
+        with pytest.raises(UnsafeNameError):
+            await storage.get_available_name(root + "taken.txt", max_length=len(root) + 4)
+        assert [info.name async for info in storage.list(root)] == [root + "taken.txt"]
+
+    @area("names")
+    @pytest.mark.parametrize("untrusted", ["???", "a/ .", "  ", "..", "/", ""])
+    async def test_get_valid_name_refuses_what_reduces_to_nothing(
+        self, storage: Storage, root: str, untrusted: str
+    ) -> None:
+        with pytest.raises(UnsafeNameError):
+            storage.get_valid_name(untrusted)
+
+    @area("names")
+    @pytest.mark.parametrize(
+        ("untrusted", "valid"),
+        [
+            ("my  résumé (final).pdf", "my__résumé_final.pdf"),
+            ("dir/a b.txt", "dir/a_b.txt"),
+            ("..hidden", "..hidden"),
+            ("x?y*z", "xyz"),
+        ],
+    )
+    async def test_get_valid_name_makes_a_boring_name(
+        self, storage: Storage, root: str, untrusted: str, valid: str
+    ) -> None:
+        assert storage.get_valid_name(untrusted) == valid
+        stored = await storage.save(root + storage.get_valid_name(untrusted), b"x")
+        assert stored == root + valid

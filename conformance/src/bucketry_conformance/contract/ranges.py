@@ -41,3 +41,34 @@ class Ranges(ContractBase):
             break
         await stream.aclose()  # type: ignore[attr-defined]
         assert await storage.size(name) == 300000
+
+    @area("ranges")
+    async def test_ranges_spanning_several_chunks(self, storage: Storage, root: str) -> None:
+        """A range read in small chunks: every chunk within the size asked for, the bytes those
+        of the range, from inside the first chunk to inside the last."""
+        data = secrets.token_bytes(100_000)
+        name = await storage.save(root + "spanning.bin", data)
+        for start, end, chunk_size in [
+            (1000, 50_000, 4096),
+            (4095, 4097, 1),
+            (0, 100_000, 7919),
+            (99_999, None, 1024),
+            (12_345, 99_000, 65_536),
+        ]:
+            chunks = [
+                chunk
+                async for chunk in storage.stream(name, start=start, end=end, chunk_size=chunk_size)
+            ]
+            assert b"".join(chunks) == data[start:end], (start, end, chunk_size)
+            assert all(0 < len(chunk) <= chunk_size for chunk in chunks), (start, end)
+            expected_chunks = -(-len(data[start:end]) // chunk_size)
+            assert len(chunks) >= expected_chunks, "chunks must be no larger than asked"
+
+    @area("ranges")
+    async def test_negative_offsets_are_refused(self, storage: Storage, root: str) -> None:
+        name = await storage.save(root + "n.bin", b"0123456789")
+        with pytest.raises(ValueError, match="non-negative"):
+            await _read(storage, name, end=-1)
+        with pytest.raises(ValueError, match="non-negative"):
+            await _read(storage, name, start=-5, end=3)
+        assert await _read(storage, name, start=0, end=0) == b""
