@@ -1,0 +1,416 @@
+"""Seed one bug at a time into a backend or core, and see whether the contract suite notices.
+
+    python3 -m uv run python tools/mutation.py            # every target, 2 workers
+    python3 -m uv run python tools/mutation.py --target memory --limit 40
+
+A *mutant* is the source with one small change of behaviour: a comparison turned around
+(``<`` to ``<=``, ``in`` to ``not in``), ``and`` for ``or``, a condition negated, a number off by
+one, ``True`` for ``False``, ``+`` for ``-``, ``break`` for ``continue``, or a statement that calls
+something (``os.unlink(...)``, ``await self._delete(...)``) removed. Docstrings, error messages,
+``repr`` and type annotations are left alone: changing them changes no behaviour the contract
+speaks of.
+
+Each mutant runs the contract suite *alone* (``tests/test_contract_builtin.py``, the run a
+third-party author relies on), stopping at the first failure. It is *killed* when the suite fails
+or hangs past the timeout, and *survives* when the suite passes. A survivor is then run against the
+backend's own tests, which tells a gap in the contract (nothing notices) from behaviour outside the
+contract (options, ``path()``, permissions: the backend's own tests notice).
+
+Mutants run in copies of the packages put first on ``PYTHONPATH``, so the working tree is never
+changed and workers do not share files; bytecode is not written, so no stale ``.pyc`` can stand in
+for a mutant of the same size. The report is printed and written to ``.cache/mutation.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import concurrent.futures
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = {
+    "bucketry": ROOT / "core/src/bucketry",
+    "bucketry_memory": ROOT / "plugins/memory/src/bucketry_memory",
+    "bucketry_filesystem": ROOT / "plugins/filesystem/src/bucketry_filesystem",
+}
+CONTRACT = "tests/test_contract_builtin.py"
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    package: str
+    module: str  # the file, relative to its package
+    contract: str  # -k expression selecting the contract runs that exercise it
+    own_tests: list[str]
+
+
+TARGETS = [
+    Target(
+        "memory", "bucketry_memory", "storage.py", "TestMemoryContract", ["tests/test_memory.py"]
+    ),
+    Target(
+        "filesystem",
+        "bucketry_filesystem",
+        "storage.py",
+        "TestFileSystemContract",
+        ["tests/test_filesystem.py", "tests/test_filesystem_race.py"],
+    ),
+    Target(
+        "filesystem-beneath",
+        "bucketry_filesystem",
+        "beneath.py",
+        "TestFileSystemContract",
+        ["tests/test_filesystem.py", "tests/test_filesystem_race.py"],
+    ),
+    Target(
+        "core-storage",
+        "bucketry",
+        "storage.py",
+        "TestMinimalContract or TestMemoryContract",
+        ["tests/test_config.py", "tests/test_retry.py", "tests/test_memory.py"],
+    ),
+    Target(
+        "core-names",
+        "bucketry",
+        "names.py",
+        "TestMinimalContract or TestMemoryContract",
+        ["tests/test_names.py"],
+    ),
+]
+
+# -- mutation operators -------------------------------------------------------------------------
+
+_SWAPPED_COMPARISONS: dict[type[ast.cmpop], type[ast.cmpop]] = {
+    ast.Eq: ast.NotEq,
+    ast.NotEq: ast.Eq,
+    ast.Lt: ast.LtE,
+    ast.LtE: ast.Lt,
+    ast.Gt: ast.GtE,
+    ast.GtE: ast.Gt,
+    ast.In: ast.NotIn,
+    ast.NotIn: ast.In,
+    ast.Is: ast.IsNot,
+    ast.IsNot: ast.Is,
+}
+_SWAPPED_OPERATORS: dict[type[ast.operator], type[ast.operator]] = {
+    ast.Add: ast.Sub,
+    ast.Sub: ast.Add,
+    ast.Mult: ast.FloorDiv,
+    ast.FloorDiv: ast.Mult,
+}
+_UNTOUCHED_FUNCTIONS = {"__repr__", "_repr_options", "__init_subclass__"}
+
+
+@dataclass
+class Mutant:
+    target: Target
+    index: int  # the mutation point, in the order _points() finds them
+    line: int
+    description: str
+    outcome: str = ""
+    killed_by: str = ""
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+def _points(tree: ast.Module) -> Iterator[tuple[ast.AST, str, Callable[[], None]]]:
+    """Every mutation point of ``tree``: the node, what the change is, and a function making it
+    (in place, on this very tree)."""
+    for node, parent in _walk_behaviour(tree):
+        if isinstance(node, ast.Compare):
+            for position, op in enumerate(node.ops):
+                swapped = _SWAPPED_COMPARISONS.get(type(op))
+                if swapped is not None:
+                    yield (
+                        node,
+                        f"{type(op).__name__} -> {swapped.__name__}",
+                        _setter(node.ops, position, swapped()),
+                    )
+        elif isinstance(node, ast.BoolOp):
+            other = ast.Or() if isinstance(node.op, ast.And) else ast.And()
+            change = f"{type(node.op).__name__} -> {type(other).__name__}"
+            yield node, change, _attr(node, "op", other)
+        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            yield node, "not x -> x", _replace(parent, node, node.operand)
+        elif isinstance(node, ast.BinOp) and type(node.op) in _SWAPPED_OPERATORS:
+            swapped_op = _SWAPPED_OPERATORS[type(node.op)]()
+            yield (
+                node,
+                f"{type(node.op).__name__} -> {type(swapped_op).__name__}",
+                _attr(node, "op", swapped_op),
+            )
+        elif isinstance(node, ast.Constant) and isinstance(node.value, bool):
+            yield node, f"{node.value} -> {not node.value}", _attr(node, "value", not node.value)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, int):
+            yield node, f"{node.value} -> {node.value + 1}", _attr(node, "value", node.value + 1)
+        elif isinstance(node, (ast.If, ast.While)) and not isinstance(
+            node.test, (ast.Compare, ast.UnaryOp, ast.BoolOp)
+        ):
+            negated = ast.UnaryOp(op=ast.Not(), operand=node.test)
+            yield node, "condition negated", _attr(node, "test", negated)
+        elif isinstance(node, ast.Break):
+            yield node, "break -> continue", _replace(parent, node, ast.Continue())
+        elif isinstance(node, ast.Continue):
+            yield node, "continue -> break", _replace(parent, node, ast.Break())
+        elif isinstance(node, ast.Expr) and isinstance(node.value, (ast.Call, ast.Await)):
+            yield node, "call statement removed", _replace(parent, node, ast.Pass())
+        elif isinstance(node, ast.AugAssign):
+            yield node, "augmented assignment removed", _replace(parent, node, ast.Pass())
+
+
+def _walk_behaviour(tree: ast.Module) -> Iterator[tuple[ast.AST, ast.AST]]:
+    """(node, parent) for nodes inside function bodies, skipping what carries no behaviour:
+    docstrings, annotations, ``raise`` and ``assert`` statements (messages), ``repr``."""
+
+    def visit(node: ast.AST, inside_function: bool) -> Iterator[tuple[ast.AST, ast.AST]]:
+        for name, value in ast.iter_fields(node):
+            if name in ("annotation", "returns", "decorator_list", "type_comment"):
+                continue
+            children = value if isinstance(value, list) else [value]
+            for child in children:
+                if not isinstance(child, ast.AST):
+                    continue
+                if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    if child.name in _UNTOUCHED_FUNCTIONS:
+                        continue
+                    yield from visit(child, True)
+                    continue
+                if isinstance(child, (ast.Raise, ast.Assert, ast.JoinedStr)):
+                    continue
+                if _is_docstring(child):
+                    continue
+                if inside_function:
+                    yield child, node
+                yield from visit(child, inside_function)
+
+    yield from visit(tree, False)
+
+
+def _is_docstring(node: ast.AST) -> bool:
+    return (
+        isinstance(node, ast.Expr)
+        and isinstance(node.value, ast.Constant)
+        and isinstance(node.value.value, str)
+    )
+
+
+def _setter(items: list[ast.cmpop], position: int, value: ast.cmpop) -> Callable[[], None]:
+    def apply() -> None:
+        items[position] = value
+
+    return apply
+
+
+def _attr(node: ast.AST, name: str, value: object) -> Callable[[], None]:
+    return lambda: setattr(node, name, value)
+
+
+def _replace(parent: ast.AST, old: ast.AST, new: ast.AST) -> Callable[[], None]:
+    def apply() -> None:
+        for name, value in ast.iter_fields(parent):
+            if isinstance(value, list):
+                for position, item in enumerate(value):
+                    if item is old:
+                        value[position] = new
+                        return
+            elif value is old:
+                setattr(parent, name, new)
+                return
+        raise LookupError("mutation point not found in its parent")
+
+    return apply
+
+
+def mutants_of(target: Target) -> list[Mutant]:
+    source = (PACKAGES[target.package] / target.module).read_text()
+    return [
+        Mutant(target, index, getattr(node, "lineno", 0), description)
+        for index, (node, description, _) in enumerate(_points(ast.parse(source)))
+    ]
+
+
+def mutated_source(mutant: Mutant) -> str:
+    tree = ast.parse((PACKAGES[mutant.target.package] / mutant.target.module).read_text())
+    for index, (_, _, apply) in enumerate(_points(tree)):
+        if index == mutant.index:
+            apply()
+            return ast.unparse(ast.fix_missing_locations(tree))
+    raise LookupError(f"no mutation point {mutant.index}")
+
+
+# -- running ------------------------------------------------------------------------------------
+
+
+class Worker:
+    """A private copy of the packages, first on ``PYTHONPATH``, for one mutant at a time."""
+
+    def __init__(self, number: int) -> None:
+        self.directory = Path(tempfile.mkdtemp(prefix=f"bucketry-mutation-{number}-"))
+        for package, source in PACKAGES.items():
+            shutil.copytree(source, self.directory / package, ignore=_no_bytecode)
+
+    def run(self, mutant: Mutant, timeout: float) -> None:
+        module = self.directory / mutant.target.package / mutant.target.module
+        original = (PACKAGES[mutant.target.package] / mutant.target.module).read_text()
+        module.write_text(mutated_source(mutant))
+        started = time.monotonic()
+        try:
+            failed = self._pytest([CONTRACT, "-k", mutant.target.contract], timeout)
+            if failed:
+                mutant.outcome, mutant.killed_by = "killed", failed
+            else:
+                own = self._pytest(mutant.target.own_tests, timeout)
+                mutant.outcome = "outside the contract" if own else "survived"
+                mutant.killed_by = own
+        finally:
+            module.write_text(original)
+            mutant.seconds = time.monotonic() - started
+
+    def _pytest(self, arguments: list[str], timeout: float) -> str:
+        """The first failing test's id, ``"timeout"``, or ``""`` if everything passed."""
+        environment = {
+            **os.environ,
+            "PYTHONPATH": str(self.directory),
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+        command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:randomly", "-p"]
+        command += ["no:cacheprovider", "-o", "addopts=", "--no-header", "-rf", *arguments]
+        try:
+            result = subprocess.run(
+                command,
+                cwd=ROOT,
+                env=environment,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            return "timeout"
+        if result.returncode == 0:
+            return ""
+        for line in result.stdout.splitlines():
+            if line.startswith(("FAILED ", "ERROR ")):
+                return line.split(" ", 2)[1].split("::", 1)[-1]
+        return f"exit {result.returncode}"
+
+    def close(self) -> None:
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _no_bytecode(directory: str, names: list[str]) -> list[str]:
+    return [name for name in names if name == "__pycache__"]
+
+
+def run(mutants: list[Mutant], workers: int, timeout: float) -> None:
+    pool = [Worker(number) for number in range(workers)]
+    free = list(pool)
+    try:
+        with concurrent.futures.ThreadPoolExecutor(workers) as executor:
+            pending: dict[concurrent.futures.Future[None], Worker] = {}
+            queue = list(mutants)
+            done = 0
+            while queue or pending:
+                while queue and free:
+                    worker = free.pop()
+                    mutant = queue.pop(0)
+                    pending[executor.submit(worker.run, mutant, timeout)] = worker
+                finished, _ = concurrent.futures.wait(
+                    pending, return_when=concurrent.futures.FIRST_COMPLETED
+                )
+                for future in finished:
+                    future.result()
+                    free.append(pending.pop(future))
+                    done += 1
+                    if done % 20 == 0:
+                        print(f"  {done}/{len(mutants)} mutants run", flush=True)
+    finally:
+        for worker in pool:
+            worker.close()
+
+
+def report(mutants: list[Mutant], elapsed: float) -> str:
+    lines = [
+        "| target | mutants | killed by the contract | outside the contract | survived "
+        "| kill rate |",
+        "|---|---|---|---|---|---|",
+    ]
+    totals = [0, 0, 0, 0]
+    for target in TARGETS:
+        mine = [m for m in mutants if m.target is target]
+        if not mine:
+            continue
+        counts = [
+            len(mine),
+            sum(m.outcome == "killed" for m in mine),
+            sum(m.outcome == "outside the contract" for m in mine),
+            sum(m.outcome == "survived" for m in mine),
+        ]
+        totals = [a + b for a, b in zip(totals, counts, strict=True)]
+        lines.append(_row(f"{target.package}/{target.module}", counts))
+    lines.append(_row("**all**", totals))
+    lines += [
+        "",
+        "Kill rate: mutants the contract suite kills, out of those it is meant to see (all but",
+        "the ones only the backend's own tests notice).",
+        f"Run time {elapsed / 60:.1f} min.",
+        "",
+        "Survivors (nothing notices them):",
+        "",
+    ]
+    for mutant in mutants:
+        if mutant.outcome == "survived":
+            where = f"{mutant.target.package}/{mutant.target.module}:{mutant.line}"
+            lines.append(f"- `{where}` {mutant.description}")
+    lines += ["", "Outside the contract (the backend's own tests notice):", ""]
+    for mutant in mutants:
+        if mutant.outcome == "outside the contract":
+            where = f"{mutant.target.package}/{mutant.target.module}:{mutant.line}"
+            lines.append(f"- `{where}` {mutant.description} (by {mutant.killed_by})")
+    return "\n".join(lines) + "\n"
+
+
+def _row(label: str, counts: list[int]) -> str:
+    total, killed, outside, survived = counts
+    seen = killed + survived
+    rate = f"{100 * killed / seen:.1f} %" if seen else "-"
+    return f"| {label} | {total} | {killed} | {outside} | {survived} | {rate} |"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--target", action="append", choices=[t.name for t in TARGETS])
+    parser.add_argument("--limit", type=int, help="at most this many mutants per target")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--timeout", type=float, default=180.0)
+    parser.add_argument("--line", type=int, help="only mutants on this line (with one target)")
+    arguments = parser.parse_args()
+    chosen = [t for t in TARGETS if not arguments.target or t.name in arguments.target]
+    mutants: list[Mutant] = []
+    for target in chosen:
+        found = mutants_of(target)
+        if arguments.line is not None:
+            found = [m for m in found if m.line == arguments.line]
+        mutants += found[: arguments.limit] if arguments.limit else found
+    print(f"{len(mutants)} mutants over {', '.join(t.name for t in chosen)}", flush=True)
+    started = time.monotonic()
+    run(mutants, arguments.workers, arguments.timeout)
+    text = report(mutants, time.monotonic() - started)
+    print(text)
+    out = ROOT / ".cache" / "mutation.md"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
