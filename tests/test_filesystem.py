@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import os
 import stat
 from collections.abc import AsyncIterator
@@ -248,3 +250,102 @@ async def test_listing_a_large_directory_holds_a_page_not_the_directory(
         tracemalloc.stop()
     assert seen == 20_000
     assert peak < 2 * 1024 * 1024, f"{peak / 2**20:.1f} MiB held while listing"
+
+
+# -- what only a file system can do: links in listings, OS errors, descriptors -------------------
+
+
+async def test_links_in_listings(storage: FileSystemStorage, outside: Path) -> None:
+    """A link to a file inside the root is listed as that file; a link to a directory is never
+    descended (no loops, no second copy of a tree); a link leading outside is not listed."""
+    await storage.save("real/file.txt", b"inside")
+    root = Path(storage.location)
+    (root / "alias.txt").symlink_to(root / "real" / "file.txt")
+    (root / "loop").symlink_to(root)
+    (root / "escape.txt").symlink_to(outside / "secret.txt")
+    (root / "dangling.txt").symlink_to(root / "nothing-here")
+    listed = {info.name: info.size async for info in storage.list()}
+    assert listed == {"real/file.txt": 6, "alias.txt": 6}
+    assert await storage.listdir() == (["real"], ["alias.txt"])
+    assert await storage.open("alias.txt") == b"inside"
+    with pytest.raises(UnsafeNameError):
+        await storage.open("escape.txt")
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "bucketry_error"),
+    [
+        ("link", errno.ENOSPC, "UnavailableError"),
+        ("link", errno.EACCES, "PermissionDeniedError"),
+        ("fsync", errno.EIO, "UnavailableError"),
+        ("replace", errno.EROFS, "UnavailableError"),
+        ("mkdir", errno.EACCES, "PermissionDeniedError"),
+    ],
+)
+async def test_an_os_error_is_translated_and_leaves_nothing(
+    storage: FileSystemStorage,
+    monkeypatch: pytest.MonkeyPatch,
+    call: str,
+    error: int,
+    bucketry_error: str,
+) -> None:
+    """A disk full, a read-only remount, an I/O error, a refused permission: each becomes the
+    documented bucketry error, the message names the file, and no temp file or emptied
+    directory stays behind. (Root ignores file modes, so the errors are injected.)"""
+    import bucketry
+    import bucketry_filesystem.storage as module
+
+    real = getattr(os, call)
+
+    def failing(*args: object, **kwargs: object) -> object:
+        raise OSError(error, os.strerror(error))
+
+    monkeypatch.setattr(module.os, call, failing)
+    overwrite = call == "replace"
+    with pytest.raises(getattr(bucketry, bucketry_error), match=r"new/dir/file\.bin"):
+        await storage.save("new/dir/file.bin", b"x" * 10, overwrite=overwrite)
+    monkeypatch.setattr(module.os, call, real)
+    assert [p.name for p in Path(storage.location).rglob("*")] == []
+
+
+async def test_a_stream_abandoned_unfinished_closes_its_file(storage: FileSystemStorage) -> None:
+    """A reader that stops early and never closes the stream (a client that went away) must
+    not leak the open file: the stream closes it when it is collected, itself, not left to the
+    file object's own finaliser (which warns ``unclosed file``)."""
+    import gc
+    import warnings
+
+    name = await storage.save("big.bin", os.urandom(3 * 1024 * 1024))
+    descriptors = len(os.listdir("/proc/self/fd"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        for _ in range(20):
+            stream = storage.stream(name, chunk_size=1024)
+            async for _chunk in stream:
+                break
+            del stream
+        gc.collect()
+        await asyncio.sleep(0.05)  # the loop finalises the async generators it was handed
+        gc.collect()
+    assert len(os.listdir("/proc/self/fd")) <= descriptors
+    assert [str(w.message) for w in caught if w.category is ResourceWarning] == []
+
+
+async def test_the_root_is_never_pruned(tmp_path: Path) -> None:
+    """Deleting, moving and failing inside an empty storage leave its root directory."""
+    async with FileSystemStorage(location=tmp_path / "root") as storage:
+        await storage.save("only.txt", b"x")
+        await storage.move("only.txt", "d/moved.txt")
+        await storage.delete("d/moved.txt")
+        assert Path(storage.location).is_dir()
+        with pytest.raises(RuntimeError):
+            await storage.save("x.bin", _broken())
+        assert Path(storage.location).is_dir()
+        assert await storage.delete_prefix("d") == 0
+        assert Path(storage.location).is_dir()
+        assert await storage.listdir() == ([], [])
+
+
+async def _broken() -> AsyncIterator[bytes]:
+    yield b"x"
+    raise RuntimeError("broken")
