@@ -421,6 +421,12 @@ class Storage:
         """
         src, dst = clean_name(src), clean_name(dst)
         await self._ensure_connected()
+        if src == dst:
+            # Copying a file onto itself changes nothing (S3 refuses the request outright).
+            await self._stat(src)
+            if not overwrite:
+                raise AlreadyExistsError(f"{dst!r} already exists (it is the file copied).")
+            return dst
         await self._copy(src, dst, overwrite=overwrite)
         return dst
 

@@ -73,6 +73,6 @@ class Metadata(ContractBase):
     async def test_metadata_keys_of_every_allowed_kind_round_trip(
         self, storage: Storage, root: str
     ) -> None:
-        metadata = {"a-b_c": "1", "x9": "0", "k": "a value, with: punctuation; ünïcode"}
+        metadata = {"a-b_c": "1", "9lives": "0", "k": "a value, with: punctuation; ünïcode"}
         name = await storage.save(root + "meta.txt", b"x", metadata=metadata)
         assert dict((await storage.stat(name)).metadata) == metadata
