@@ -29,8 +29,8 @@ from contenders import KEY, REGION, SECRET, Endpoints, bucketry_storage
 from tests.emulators import (
     azurite_server,
     create_gcs_bucket,
-    free_port,
     fake_gcs_server,
+    free_port,
     running,
 )
 
