@@ -402,9 +402,7 @@ def bucketry_storage(backend: str, endpoints: Endpoints, **options: Any) -> Any:
         )
     if backend == "gcs":
         # The emulator's listen backlog is 5.
-        return create_storage(
-            "gcs", bucket="bench", emulator_host=endpoints.gcs, **options
-        )
+        return create_storage("gcs", bucket="bench", emulator_host=endpoints.gcs, **options)
     if backend == "azure":
         return create_storage(
             "azure", container="bench", connection_string=endpoints.azure, **options
