@@ -2,6 +2,7 @@
 
     nox -s "tests(backend='filesystem')"     # one backend, in its own environment
     nox -s lint typecheck
+    nox -s mutation                         # seeded bugs vs the contract suite (on demand)
 
 Each backend session installs only core, the conformance suite and that backend, so a missing
 dependency in one plugin's pyproject shows up here. Override the interpreter with NOX_PYTHON.
@@ -118,3 +119,12 @@ def supported(session: nox.Session) -> None:
     """The core, memory and filesystem tests on every Python the distributions declare."""
     _install_workspace(session, "filesystem", "memory")
     session.run("pytest", *PORTABLE_TESTS, *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def mutation(session: nox.Session) -> None:
+    """Seeded bugs in memory, filesystem and core, against the contract suite alone
+    (``tools/mutation.py``; about an hour on 2 cores). Pass its options after ``--``:
+    ``nox -s mutation -- --target memory``."""
+    _install_workspace(session, "filesystem", "memory")
+    session.run("python", "tools/mutation.py", *session.posargs)

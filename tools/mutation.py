@@ -284,7 +284,8 @@ class Worker:
             "PYTHONDONTWRITEBYTECODE": "1",
         }
         command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:randomly", "-p"]
-        command += ["no:cacheprovider", "-o", "addopts=", "--no-header", "-rf", *arguments]
+        command += ["no:cacheprovider", "-p", "no:hypothesispytest", "-o", "addopts="]
+        command += ["--no-header", "-rf", *arguments]
         try:
             result = subprocess.run(
                 command,
@@ -318,13 +319,16 @@ def run(mutants: list[Mutant], workers: int, timeout: float) -> None:
     try:
         with concurrent.futures.ThreadPoolExecutor(workers) as executor:
             pending: dict[concurrent.futures.Future[None], Worker] = {}
+            finished_mutants: dict[concurrent.futures.Future[None], Mutant] = {}
             queue = list(mutants)
             done = 0
             while queue or pending:
                 while queue and free:
                     worker = free.pop()
                     mutant = queue.pop(0)
-                    pending[executor.submit(worker.run, mutant, timeout)] = worker
+                    future = executor.submit(worker.run, mutant, timeout)
+                    pending[future] = worker
+                    finished_mutants[future] = mutant
                 finished, _ = concurrent.futures.wait(
                     pending, return_when=concurrent.futures.FIRST_COMPLETED
                 )
@@ -332,11 +336,16 @@ def run(mutants: list[Mutant], workers: int, timeout: float) -> None:
                     future.result()
                     free.append(pending.pop(future))
                     done += 1
-                    if done % 20 == 0:
-                        print(f"  {done}/{len(mutants)} mutants run", flush=True)
+                    print(f"  {done}/{len(mutants)} {_describe(finished_mutants.pop(future))}")
     finally:
         for worker in pool:
             worker.close()
+
+
+def _describe(mutant: Mutant) -> str:
+    where = f"{mutant.target.package}/{mutant.target.module}:{mutant.line}"
+    by = f" by {mutant.killed_by}" if mutant.killed_by else ""
+    return f"{where} {mutant.description}: {mutant.outcome}{by} ({mutant.seconds:.0f} s)"
 
 
 def report(mutants: list[Mutant], elapsed: float) -> str:
@@ -368,15 +377,9 @@ def report(mutants: list[Mutant], elapsed: float) -> str:
         "Survivors (nothing notices them):",
         "",
     ]
-    for mutant in mutants:
-        if mutant.outcome == "survived":
-            where = f"{mutant.target.package}/{mutant.target.module}:{mutant.line}"
-            lines.append(f"- `{where}` {mutant.description}")
+    lines += [f"- {_describe(m)}" for m in mutants if m.outcome == "survived"]
     lines += ["", "Outside the contract (the backend's own tests notice):", ""]
-    for mutant in mutants:
-        if mutant.outcome == "outside the contract":
-            where = f"{mutant.target.package}/{mutant.target.module}:{mutant.line}"
-            lines.append(f"- `{where}` {mutant.description} (by {mutant.killed_by})")
+    lines += [f"- {_describe(m)}" for m in mutants if m.outcome == "outside the contract"]
     return "\n".join(lines) + "\n"
 
 
