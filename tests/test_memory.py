@@ -32,3 +32,22 @@ def test_saves_from_many_threads_never_clobber() -> None:
         return {await storage.open(name) for name in names}
 
     assert asyncio.run(contents()) == {f"thread {index}".encode() for index in range(32)}
+
+
+def test_base_url_joins_names_as_django_does() -> None:
+    assert MemoryStorage().url("a b/ü.txt") == "/media/a%20b/%C3%BC.txt"
+    assert MemoryStorage(base_url="https://cdn.example/files").url("x.txt") == (
+        "https://cdn.example/files/x.txt"
+    )
+    assert MemoryStorage(base_url="/m/").url("x.txt") == "/m/x.txt"
+
+
+def test_a_memory_url_has_no_location() -> None:
+    import pytest
+
+    from bucketry import ConfigurationError, create_storage
+
+    assert isinstance(create_storage("memory://?base_url=/m/"), MemoryStorage)
+    for url in ("memory://somewhere", "memory:///some/path"):
+        with pytest.raises(ConfigurationError, match="no location"):
+            create_storage(url)

@@ -313,7 +313,27 @@ def _no_bytecode(directory: str, names: list[str]) -> list[str]:
     return [name for name in names if name == "__pycache__"]
 
 
-def run(mutants: list[Mutant], workers: int, timeout: float) -> None:
+def baseline_timeouts(targets: list[Target], ceiling: float) -> dict[str, float]:
+    """Run each target's suites once on the unmutated code: they must pass (a mutation run on a
+    failing suite means nothing), and a mutant taking five times as long has hung (a loop whose
+    exit was mutated away)."""
+    worker = Worker(99)
+    timeouts: dict[str, float] = {}
+    try:
+        for target in targets:
+            started = time.monotonic()
+            for arguments in ([CONTRACT, "-k", target.contract], target.own_tests):
+                failed = worker._pytest(arguments, ceiling)
+                if failed:
+                    raise SystemExit(f"{target.name}: the unmutated code fails {failed}; fix it")
+            timeouts[target.name] = max(30.0, 5 * (time.monotonic() - started))
+            print(f"  {target.name}: baseline passes; timeout {timeouts[target.name]:.0f} s")
+    finally:
+        worker.close()
+    return timeouts
+
+
+def run(mutants: list[Mutant], workers: int, timeouts: dict[str, float]) -> None:
     pool = [Worker(number) for number in range(workers)]
     free = list(pool)
     try:
@@ -326,7 +346,7 @@ def run(mutants: list[Mutant], workers: int, timeout: float) -> None:
                 while queue and free:
                     worker = free.pop()
                     mutant = queue.pop(0)
-                    future = executor.submit(worker.run, mutant, timeout)
+                    future = executor.submit(worker.run, mutant, timeouts[mutant.target.name])
                     pending[future] = worker
                     finished_mutants[future] = mutant
                 finished, _ = concurrent.futures.wait(
@@ -395,7 +415,7 @@ def main() -> None:
     parser.add_argument("--target", action="append", choices=[t.name for t in TARGETS])
     parser.add_argument("--limit", type=int, help="at most this many mutants per target")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--timeout", type=float, default=180.0)
+    parser.add_argument("--timeout", type=float, default=600.0, help="for the baseline runs")
     parser.add_argument("--line", type=int, help="only mutants on this line (with one target)")
     arguments = parser.parse_args()
     chosen = [t for t in TARGETS if not arguments.target or t.name in arguments.target]
@@ -407,7 +427,8 @@ def main() -> None:
         mutants += found[: arguments.limit] if arguments.limit else found
     print(f"{len(mutants)} mutants over {', '.join(t.name for t in chosen)}", flush=True)
     started = time.monotonic()
-    run(mutants, arguments.workers, arguments.timeout)
+    timeouts = baseline_timeouts(chosen, arguments.timeout)
+    run(mutants, arguments.workers, timeouts)
     text = report(mutants, time.monotonic() - started)
     print(text)
     out = ROOT / ".cache" / "mutation.md"
