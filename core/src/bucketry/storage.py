@@ -257,6 +257,7 @@ class Storage:
         overwrite: bool = False,
         max_size: int | None = None,
         max_length: int | None = None,
+        rename: bool = True,
     ) -> str:
         """Store ``content`` under ``name`` and return the name it was stored under.
 
@@ -265,12 +266,14 @@ class Storage:
         never replaced: the content goes under ``stem_<7 random>.ext`` instead, decided atomically
         by the backend. ``max_size`` is enforced while streaming: past it, the upload is abandoned,
         nothing is stored and :class:`TooLargeError` is raised. ``max_length`` bounds the length of
-        the returned name, as in Django.
+        the returned name, as in Django. ``rename=False`` (with ``overwrite=False``) creates
+        exactly ``name`` or raises :class:`AlreadyExistsError`: an exclusive create, as
+        ``open(name, "x")`` (race-free where the backend declares ``conditional-create``).
         """
         name = clean_name(name)
         user_metadata = self._check_metadata(metadata)
         if max_length is not None and len(name) > max_length:
-            if overwrite:
+            if overwrite or not rename:
                 raise UnsafeNameError(f"Name {name!r} is longer than max_length={max_length}.")
             name = alternative_name(name, max_length)
         source = ContentSource(content)
@@ -283,6 +286,11 @@ class Storage:
             options = WriteOptions(True, content_type, user_metadata)
             return await self._write(name, source.chunks(max_size), options)
 
+        if not rename:
+            if Capability.CONDITIONAL_CREATE not in self.capabilities and await self._exists(name):
+                raise AlreadyExistsError(f"{name!r} already exists.")
+            options = WriteOptions(False, content_type, user_metadata)
+            return await self._write(name, source.chunks(max_size), options)
         if Capability.CONDITIONAL_CREATE not in self.capabilities:
             # Without an atomic create-if-absent this is check-then-write: not race-free.
             name = await self.get_available_name(name, max_length)

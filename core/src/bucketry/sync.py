@@ -274,6 +274,7 @@ class SyncStorage:
         overwrite: bool = False,
         max_size: int | None = None,
         max_length: int | None = None,
+        rename: bool = True,
     ) -> str:
         return self._call(
             lambda: self.storage.save(
@@ -284,6 +285,7 @@ class SyncStorage:
                 overwrite=overwrite,
                 max_size=max_size,
                 max_length=max_length,
+                rename=rename,
             )
         )
 

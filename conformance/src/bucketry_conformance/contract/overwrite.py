@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from bucketry import Storage, UnsafeNameError
+from bucketry import AlreadyExistsError, Storage, UnsafeNameError
 from bucketry_conformance.contract._base import ContractBase, _chunks, area
 
 
@@ -137,3 +137,18 @@ class Overwrite(ContractBase):
         assert storage.get_valid_name(untrusted) == valid
         stored = await storage.save(root + storage.get_valid_name(untrusted), b"x")
         assert stored == root + valid
+
+    @area("overwrite")
+    async def test_an_exclusive_create_never_renames(self, storage: Storage, root: str) -> None:
+        """``rename=False``: exactly this name, or ``AlreadyExistsError`` and the old file kept
+        (fsspec's ``mode="create"``, Python's ``open(name, "x")``)."""
+        name = root + "exclusive.txt"
+        assert await storage.save(name, b"first", rename=False) == name
+        with pytest.raises(AlreadyExistsError):
+            await storage.save(name, b"second", rename=False)
+        with pytest.raises(AlreadyExistsError):
+            await storage.save(name, _chunks([b"third", b" streamed"]), rename=False)
+        assert await storage.open(name) == b"first"
+        assert [info.name async for info in storage.list(root)] == [name]
+        with pytest.raises(UnsafeNameError):  # it cannot be fitted by renaming either
+            await storage.save(root + "long-name.txt", b"x", rename=False, max_length=10)
