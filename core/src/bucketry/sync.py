@@ -191,6 +191,18 @@ class Portal:
 
         return asyncio.run_coroutine_threadsafe(run(), loop).result()
 
+    async def arun(self, work: Callable[[], Awaitable[T]]) -> T:
+        """Await ``work()`` on the portal's loop from another event loop, without blocking it;
+        cancelling the caller cancels the work."""
+        loop = self._start()
+        if asyncio.get_running_loop() is loop:
+            return await work()
+
+        async def run() -> T:
+            return await work()
+
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(run(), loop))
+
     def stop(self, before: Callable[[], Awaitable[object]] | None = None) -> None:
         """Run ``before`` (closing clients) on the loop, then stop the loop and its thread."""
         with self._lock:
@@ -226,6 +238,19 @@ class SyncStorage:
         self._portal = Portal()
         self._threads = None if storage.loop_bound else _ThreadLoops()
         self._portal.stop_at_exit(storage.aclose)
+
+    def run(self, work: Callable[[Storage], Awaitable[T]]) -> T:
+        """Block on ``work(storage)``, any coroutine of the async storage, where the storage
+        lives: several calls in one trip (a read that needs a ``stat`` first), or a method
+        this class does not wrap."""
+        return self._call(lambda: work(self.storage))
+
+    async def arun(self, work: Callable[[Storage], Awaitable[T]]) -> T:
+        """Await ``work(storage)`` from *another* event loop (fsspec's, a framework's): it runs
+        on the storage's own loop when its client is bound to one, else right here."""
+        if self._threads is not None:
+            return await work(self.storage)
+        return await self._portal.arun(lambda: work(self.storage))
 
     def _call(self, work: Callable[[], Awaitable[T]]) -> T:
         if self._threads is not None:

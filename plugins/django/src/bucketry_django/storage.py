@@ -119,7 +119,7 @@ class BucketryStorage(DjangoStorage):  # type: ignore[misc]
     def _call(self, work: Callable[[Storage], Awaitable[T]]) -> T:
         sync = self.sync
         try:
-            return sync._call(lambda: work(sync.storage))
+            return sync.run(work)
         except UnsafeNameError as exc:
             if isinstance(exc, SuspiciousName):
                 raise
