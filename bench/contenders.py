@@ -401,7 +401,6 @@ def bucketry_storage(backend: str, endpoints: Endpoints, **options: Any) -> Any:
             **options,
         )
     if backend == "gcs":
-        # The emulator's listen backlog is 5.
         return create_storage("gcs", bucket="bench", emulator_host=endpoints.gcs, **options)
     if backend == "azure":
         return create_storage(
