@@ -349,3 +349,100 @@ async def test_the_root_is_never_pruned(tmp_path: Path) -> None:
 async def _broken() -> AsyncIterator[bytes]:
     yield b"x"
     raise RuntimeError("broken")
+
+
+async def test_relative_links_inside_the_root_resolve_and_escaping_ones_do_not(
+    storage: FileSystemStorage, outside: Path
+) -> None:
+    """Link targets may walk ``..`` and ``.`` (a name may not): they are followed segment by
+    segment from the link's own directory, and refused the moment they climb above the root."""
+    await storage.save("real/deep/file.txt", b"inside")
+    root = Path(storage.location)
+    (root / "links").mkdir()
+    (root / "links" / "up").symlink_to("../real/./deep")
+    (root / "links" / "file.txt").symlink_to("../real/deep/../deep/file.txt")
+    (root / "links" / "escape").symlink_to("../../outside")
+    assert await storage.open("links/up/file.txt") == b"inside"
+    assert await storage.open("links/file.txt") == b"inside"
+    assert await storage.size("links/file.txt") == 6
+    with pytest.raises(UnsafeNameError):
+        await storage.open("links/escape/secret.txt")
+    with pytest.raises(UnsafeNameError):
+        await storage.save("links/escape/new.txt", b"x")
+    assert sorted(p.name for p in outside.iterdir()) == ["secret.txt"]
+
+
+async def test_new_directories_follow_the_umask(storage: FileSystemStorage) -> None:
+    """Without ``directory_permissions_mode``, directories are made as ``mkdir`` makes them:
+    0o777 less the umask, as Django's FileSystemStorage does."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    await storage.save("a/b/c.txt", b"x")
+    for directory in (Path(storage.location) / "a", Path(storage.location) / "a" / "b"):
+        assert stat.S_IMODE(directory.stat().st_mode) == 0o777 & ~umask
+
+
+async def test_a_failed_copy_leaves_nothing(
+    storage: FileSystemStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bucketry
+    import bucketry_filesystem.storage as module
+
+    await storage.save("source.txt", b"kept")
+
+    def failing(*args: object, **kwargs: object) -> object:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(module.os, "link", failing)
+    with pytest.raises(bucketry.UnavailableError):
+        await storage.copy("source.txt", "new/dir/copy.txt")
+    monkeypatch.undo()
+    assert sorted(
+        str(p.relative_to(storage.location)) for p in Path(storage.location).rglob("*")
+    ) == ["source.txt"]
+
+
+async def test_no_descriptor_is_left_open(storage: FileSystemStorage) -> None:
+    """Every operation, whether it succeeds or fails, closes the descriptors it walked with."""
+
+    def descriptors() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    async def every_operation() -> None:
+        await storage.save("d/a.txt", b"a")
+        await storage.save("d/a.txt", b"again")  # taken: another name
+        await storage.save("d/a.txt", b"over", overwrite=True)
+        await storage.save("d/e/big.bin", _chunks_of(3, 1024 * 1024))
+        await storage.open("d/a.txt")
+        async for _ in storage.stream("d/e/big.bin", start=10, end=2_000_000, chunk_size=65536):
+            pass
+        await storage.stat("d/a.txt")
+        await storage.exists("d/nothing.txt")
+        await storage.copy("d/a.txt", "c/copy.txt")
+        await storage.move("c/copy.txt", "m/moved.txt")
+        await storage.listdir("d")
+        [info async for info in storage.list()]
+        for failing in (
+            storage.open("d/missing.txt"),
+            storage.stat("d"),
+            storage.save("d/a.txt/under-a-file", b"x"),
+            storage.copy("d/missing.txt", "x.txt"),
+            storage.move("d/a.txt", "m/moved.txt"),
+        ):
+            with pytest.raises(Exception):  # noqa: B017, PT011 (each fails its own way)
+                await failing
+        with pytest.raises(RuntimeError):
+            await storage.save("f/broken.bin", _broken())
+        await storage.delete_prefix("d")
+        await storage.delete("m/moved.txt")
+
+    await every_operation()  # the root descriptor is opened once, and kept
+    before = descriptors()
+    for _ in range(3):
+        await every_operation()
+    assert descriptors() == before
+
+
+async def _chunks_of(count: int, size: int) -> AsyncIterator[bytes]:
+    for index in range(count):
+        yield bytes([index]) * size
