@@ -446,3 +446,22 @@ async def test_no_descriptor_is_left_open(storage: FileSystemStorage) -> None:
 async def _chunks_of(count: int, size: int) -> AsyncIterator[bytes]:
     for index in range(count):
         yield bytes([index]) * size
+
+
+async def test_a_loop_of_links_is_refused_not_retried(storage: FileSystemStorage) -> None:
+    """Links are followed in user space, counted as the kernel counts them (40 at most): a loop
+    ends at once with a permanent error, not an ``UnavailableError`` the retry policy would
+    repeat."""
+    root = Path(storage.location)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "a").symlink_to("b")
+    (root / "b").symlink_to("a")
+    for operation in (
+        lambda: storage.open("a"),
+        lambda: storage.open("a/x.txt"),
+        lambda: storage.save("a/x.txt", b"x"),
+        lambda: storage.stat("b"),
+    ):
+        with pytest.raises(UnsafeNameError, match="loop"):
+            await operation()
+    assert storage.retry_stats.retries == 0

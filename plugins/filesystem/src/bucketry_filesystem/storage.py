@@ -79,6 +79,12 @@ def _translate(exc: OSError, name: str) -> Exception:
         )
     if exc.errno == errno.ENAMETOOLONG:
         return UnsafeNameError(f"{name!r} is too long for this file system.")
+    if exc.errno == errno.ELOOP:
+        # Permanent, unlike the errors below that are worth another try.
+        return UnsafeNameError(
+            f"{name!r} cannot be resolved: its symbolic links form a loop or a chain longer than "
+            "40; fix the links in the storage directory."
+        )
     return UnavailableError(f"File system error on {name!r}: {exc.strerror or exc}.")
 
 
