@@ -87,7 +87,12 @@ TARGETS = [
         "bucketry",
         "storage.py",
         "TestMinimalContract or TestMemoryContract",
-        ["tests/test_config.py", "tests/test_retry.py", "tests/test_memory.py"],
+        [
+            "tests/test_config.py",
+            "tests/test_retry.py",
+            "tests/test_memory.py",
+            "tests/test_storage_core.py",
+        ],
     ),
     Target(
         "core-names",

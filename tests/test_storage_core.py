@@ -1,0 +1,65 @@
+"""What core's ``Storage`` does for every backend beyond the contract suite's reach: the client's
+lifecycle (the memory backend has no client to show it) and the URL forms backends inherit."""
+
+from __future__ import annotations
+
+from typing import Any, Self
+
+import pytest
+
+from bucketry import ConfigurationError, create_storage
+
+from .minimal_backend import MinimalStorage
+
+pytestmark = pytest.mark.anyio
+
+
+class CountingStorage(MinimalStorage):
+    """The minimal backend with a client to open and close, counted."""
+
+    def __init__(self, *, shelf: str = "main", bucket: str = "", prefix: str = "") -> None:
+        super().__init__(shelf=shelf)
+        self.bucket, self.prefix = bucket, prefix
+        self.connects = self.disconnects = 0
+
+    async def _connect(self) -> None:
+        self.connects += 1
+
+    async def _disconnect(self) -> None:
+        self.disconnects += 1
+
+    @classmethod
+    def from_url(cls, url: str) -> Self:
+        return cls._from_bucket_url(url, "bucket")
+
+
+async def test_the_client_opens_once_and_closes_once() -> None:
+    storage = CountingStorage()
+    async with storage as entered:
+        assert entered is storage
+        assert storage.connects == 1
+        await storage.save("a.txt", b"x")
+        await storage.open("a.txt")
+        assert storage.connects == 1
+    assert storage.disconnects == 1
+    await storage.aclose()  # closing twice closes once
+    assert storage.disconnects == 1
+    assert await storage.exists("a.txt")  # used again: it reconnects on demand
+    assert storage.connects == 2
+    await storage.aclose()
+    assert storage.disconnects == 2
+
+
+def test_the_bucket_url_form() -> None:
+    storage = CountingStorage.from_url("counting://my-bucket/some/prefix/?shelf=s2")
+    assert (storage.bucket, storage.prefix, storage.shelf) == ("my-bucket", "some/prefix", "s2")
+    explicit = CountingStorage.from_url("counting://b/ignored?prefix=chosen")
+    assert explicit.prefix == "chosen"  # an explicit option wins over the path
+    with pytest.raises(ConfigurationError, match=r"counting://bucket/prefix"):
+        CountingStorage.from_url("counting:///no-bucket")
+
+
+def test_a_blank_option_in_a_url_is_an_empty_value_not_a_missing_one() -> None:
+    storage: Any = create_storage("memory://?base_url=")
+    assert storage.base_url == ""
+    assert storage.url("a b.txt") == "a%20b.txt"
