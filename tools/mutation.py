@@ -26,9 +26,11 @@ from __future__ import annotations
 import argparse
 import ast
 import concurrent.futures
+import contextlib
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -271,6 +273,7 @@ class Worker:
 
     def __init__(self, number: int) -> None:
         self.directory = Path(tempfile.mkdtemp(prefix=f"bucketry-mutation-{number}-"))
+        self._process: subprocess.Popen[str] | None = None
         for package, source in PACKAGES.items():
             shutil.copytree(source, self.directory / package, ignore=_no_bytecode)
 
@@ -301,18 +304,26 @@ class Worker:
         command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:randomly", "-p"]
         command += ["no:cacheprovider", "-p", "no:hypothesispytest", "-o", "addopts="]
         command += ["--no-header", "-rf", *arguments]
+        # A session of its own, so a hung mutant is stopped with everything it started, and
+        # nothing outlives this run when it is itself stopped (see close()).
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        self._process = process
         try:
-            result = subprocess.run(
-                command,
-                cwd=ROOT,
-                env=environment,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                check=False,
-            )
+            stdout, _ = process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
+            _stop(process)
             return "timeout"
+        finally:
+            self._process = None
+        result = subprocess.CompletedProcess(command, process.returncode, stdout, "")
         if result.returncode == 0:
             return ""
         for line in result.stdout.splitlines():
@@ -321,7 +332,15 @@ class Worker:
         return f"exit {result.returncode}"
 
     def close(self) -> None:
+        if self._process is not None:
+            _stop(self._process)
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 def _no_bytecode(directory: str, names: list[str]) -> list[str]:
@@ -434,6 +453,8 @@ def _row(label: str, counts: list[int]) -> str:
 
 
 def main() -> None:
+    # Stopped with SIGTERM, unwind (the workers' finally blocks stop their pytest runs).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target", action="append", choices=[t.name for t in TARGETS])
     parser.add_argument("--limit", type=int, help="at most this many mutants per target")
