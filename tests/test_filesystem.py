@@ -6,8 +6,10 @@ import asyncio
 import errno
 import os
 import stat
+import unicodedata
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -84,9 +86,45 @@ async def test_temp_files_are_hidden_reserved_and_cleaned(storage: FileSystemSto
 
 
 async def test_files_are_written_with_django_permissions(storage: FileSystemStorage) -> None:
-    name = await storage.save("perm.txt", b"x")
-    mode = stat.S_IMODE(os.stat(storage.path(name)).st_mode)
-    assert mode == 0o644
+    small = await storage.save("perm.txt", b"x")
+    streamed = await storage.save("streamed.bin", _chunks_of(2, 512 * 1024))  # the other path
+    for name in (small, streamed):
+        assert stat.S_IMODE(os.stat(storage.path(name)).st_mode) == 0o644
+
+
+async def test_directory_permissions_are_exact_and_the_umask_is_restored(tmp_path: Path) -> None:
+    umask = os.umask(0o022)
+    try:
+        async with FileSystemStorage(
+            location=tmp_path / "root", directory_permissions_mode=0o750
+        ) as storage:
+            await storage.save("a/b.txt", b"x")
+            assert stat.S_IMODE((tmp_path / "root" / "a").stat().st_mode) == 0o750
+            assert os.umask(0o022) == 0o022  # the process's umask is as it was
+    finally:
+        os.umask(umask)
+
+
+async def test_url_forms_and_base_url(tmp_path: Path) -> None:
+    from bucketry import ConfigurationError, create_storage
+
+    plain: Any = create_storage(f"file://localhost{tmp_path}")
+    assert plain.location == str(tmp_path)
+    for url in ("file://elsewhere/x", "file://"):
+        with pytest.raises(ConfigurationError, match="absolute directory"):
+            create_storage(url)
+    slashless = FileSystemStorage(location=tmp_path, base_url="/files")
+    assert slashless.url("a.txt") == "/files/a.txt"
+
+
+async def test_deleting_a_link_removes_the_link_not_its_target(
+    storage: FileSystemStorage,
+) -> None:
+    await storage.save("real.txt", b"kept")
+    (Path(storage.location) / "alias.txt").symlink_to(Path(storage.location) / "real.txt")
+    await storage.delete("alias.txt")
+    assert not (Path(storage.location) / "alias.txt").is_symlink()
+    assert await storage.open("real.txt") == b"kept"
 
 
 @pytest.mark.parametrize("chunk", [100, 1024 * 1024], ids=["small", "streamed"])
@@ -264,9 +302,20 @@ async def test_links_in_listings(storage: FileSystemStorage, outside: Path) -> N
     (root / "loop").symlink_to(root)
     (root / "escape.txt").symlink_to(outside / "secret.txt")
     (root / "dangling.txt").symlink_to(root / "nothing-here")
+    for index in range(5):  # names bucketry could never ask for are skipped, and only they
+        (root / f"back\\slash-{index}.txt").write_bytes(b"not ours")
+        (root / unicodedata.normalize("NFD", f"café-{index}.txt")).write_bytes(b"not NFC")
+        (root / f"ours-{index}.txt").write_bytes(b"ours")
     listed = {info.name: info.size async for info in storage.list()}
-    assert listed == {"real/file.txt": 6, "alias.txt": 6}
-    assert await storage.listdir() == (["real"], ["alias.txt"])
+    assert listed == {
+        "real/file.txt": 6,
+        "alias.txt": 6,
+        **{f"ours-{index}.txt": 4 for index in range(5)},
+    }
+    assert await storage.listdir() == (
+        ["real"],
+        ["alias.txt", *(f"ours-{i}.txt" for i in range(5))],
+    )
     assert await storage.open("alias.txt") == b"inside"
     with pytest.raises(UnsafeNameError):
         await storage.open("escape.txt")
@@ -436,11 +485,21 @@ async def test_no_descriptor_is_left_open(storage: FileSystemStorage) -> None:
         await storage.delete_prefix("d")
         await storage.delete("m/moved.txt")
 
+    import gc
+    import warnings
+
+    await storage.save("real/deep/file.txt", b"linked")
+    (Path(storage.location) / "up").symlink_to("real/deep/../deep")
     await every_operation()  # the root descriptor is opened once, and kept
     before = descriptors()
-    for _ in range(3):
-        await every_operation()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        for _ in range(3):
+            await every_operation()
+            assert await storage.open("up/file.txt") == b"linked"
+        gc.collect()
     assert descriptors() == before
+    assert [str(w.message) for w in caught if w.category is ResourceWarning] == []
 
 
 async def _chunks_of(count: int, size: int) -> AsyncIterator[bytes]:
