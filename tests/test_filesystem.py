@@ -490,6 +490,8 @@ async def test_no_descriptor_is_left_open(storage: FileSystemStorage) -> None:
 
     await storage.save("real/deep/file.txt", b"linked")
     (Path(storage.location) / "up").symlink_to("real/deep/../deep")
+    deep = Path(storage.location) / "real" / "deep"
+    (deep / "absolute").symlink_to(deep)  # followed from two directories down: back to the root
     await every_operation()  # the root descriptor is opened once, and kept
     before = descriptors()
     with warnings.catch_warnings(record=True) as caught:
@@ -497,6 +499,7 @@ async def test_no_descriptor_is_left_open(storage: FileSystemStorage) -> None:
         for _ in range(3):
             await every_operation()
             assert await storage.open("up/file.txt") == b"linked"
+            assert await storage.open("real/deep/absolute/file.txt") == b"linked"
         gc.collect()
     assert descriptors() == before
     assert [str(w.message) for w in caught if w.category is ResourceWarning] == []

@@ -55,6 +55,7 @@ def test_the_bucket_url_form() -> None:
     assert (storage.bucket, storage.prefix, storage.shelf) == ("my-bucket", "some/prefix", "s2")
     explicit = CountingStorage.from_url("counting://b/ignored?prefix=chosen")
     assert explicit.prefix == "chosen"  # an explicit option wins over the path
+    assert CountingStorage.from_url("counting://b/ignored?prefix=").prefix == ""  # blank too
     with pytest.raises(ConfigurationError, match=r"counting://bucket/prefix"):
         CountingStorage.from_url("counting:///no-bucket")
 
@@ -63,3 +64,25 @@ def test_a_blank_option_in_a_url_is_an_empty_value_not_a_missing_one() -> None:
     storage: Any = create_storage("memory://?base_url=")
     assert storage.base_url == ""
     assert storage.url("a b.txt") == "a%20b.txt"
+
+
+@pytest.mark.parametrize("first_call", ["save", "open", "stream", "exists", "list"])
+async def test_any_first_call_connects(first_call: str) -> None:
+    """Without ``async with``, the client is opened by whichever call comes first."""
+    storage = CountingStorage()
+    storage._files["a.txt"] = b"x"
+    calls = {
+        "save": lambda: storage.save("b.txt", b"y"),
+        "open": lambda: storage.open("a.txt"),
+        "stream": lambda: _drain(storage.stream("a.txt", start=0)),
+        "exists": lambda: storage.exists("a.txt"),
+        "list": lambda: _drain(storage.list()),
+    }
+    await calls[first_call]()
+    assert storage.connects == 1
+    await storage.aclose()
+
+
+async def _drain(iterator: Any) -> None:
+    async for _ in iterator:
+        pass
