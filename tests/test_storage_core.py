@@ -66,7 +66,22 @@ def test_a_blank_option_in_a_url_is_an_empty_value_not_a_missing_one() -> None:
     assert storage.url("a b.txt") == "a%20b.txt"
 
 
-@pytest.mark.parametrize("first_call", ["save", "open", "stream", "exists", "list"])
+@pytest.mark.parametrize(
+    "first_call",
+    [
+        "save",
+        "open",
+        "stream",
+        "exists",
+        "list",
+        "delete",
+        "delete_prefix",
+        "stat",
+        "copy",
+        "move",
+        "listdir",
+    ],
+)
 async def test_any_first_call_connects(first_call: str) -> None:
     """Without ``async with``, the client is opened by whichever call comes first."""
     storage = CountingStorage()
@@ -77,6 +92,12 @@ async def test_any_first_call_connects(first_call: str) -> None:
         "stream": lambda: _drain(storage.stream("a.txt", start=0)),
         "exists": lambda: storage.exists("a.txt"),
         "list": lambda: _drain(storage.list()),
+        "delete": lambda: storage.delete("a.txt"),
+        "delete_prefix": lambda: storage.delete_prefix("d"),
+        "stat": lambda: storage.stat("a.txt"),
+        "copy": lambda: storage.copy("a.txt", "c.txt"),
+        "move": lambda: storage.move("a.txt", "m.txt"),
+        "listdir": lambda: storage.listdir(),
     }
     await calls[first_call]()
     assert storage.connects == 1
@@ -86,3 +107,12 @@ async def test_any_first_call_connects(first_call: str) -> None:
 async def _drain(iterator: Any) -> None:
     async for _ in iterator:
         pass
+
+
+def test_none_is_an_option_value_where_the_option_takes_none() -> None:
+    from bucketry_filesystem import FileSystemStorage
+
+    storage: Any = create_storage("file:///tmp/x?base_url=none&directory_permissions_mode=null")
+    assert isinstance(storage, FileSystemStorage)
+    assert storage.base_url is None
+    assert storage.directory_permissions_mode is None

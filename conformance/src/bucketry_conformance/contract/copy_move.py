@@ -69,3 +69,5 @@ class CopyMove(ContractBase):
             await storage.copy(name, name)
         await storage.copy(name, name, overwrite=True)
         assert await storage.open(name) == b"still here"
+        with pytest.raises(NotFoundError):
+            await storage.copy(root + "missing.txt", root + "missing.txt", overwrite=True)

@@ -95,6 +95,10 @@ class Overwrite(ContractBase):
         assert taken != fitted
         fits = root + "short.txt"
         assert await storage.save(fits, b"z", max_length=len(fits)) == fits
+        # A taken name whose alternative is exactly max_length long needs no cut at all.
+        exact = len(root + "short_abcdefg.txt")
+        alternative = await storage.save(fits, b"again", max_length=exact)
+        assert re.fullmatch(re.escape(root) + r"short_[a-zA-Z0-9]{7}\.txt", alternative)
 
     @area("overwrite")
     async def test_overwrite_never_renames_to_fit(self, storage: Storage, root: str) -> None:
