@@ -185,11 +185,7 @@ class Portal:
         """Run ``work()`` on the portal's loop and return its result (or raise its error)."""
         _refuse_inside_a_loop()
         loop = self._start()
-
-        async def run() -> T:
-            return await work()
-
-        return asyncio.run_coroutine_threadsafe(run(), loop).result()
+        return asyncio.run_coroutine_threadsafe(_as_coroutine(work), loop).result()
 
     async def arun(self, work: Callable[[], Awaitable[T]]) -> T:
         """Await ``work()`` on the portal's loop from another event loop, without blocking it;
@@ -197,11 +193,8 @@ class Portal:
         loop = self._start()
         if asyncio.get_running_loop() is loop:
             return await work()
-
-        async def run() -> T:
-            return await work()
-
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(run(), loop))
+        running = asyncio.run_coroutine_threadsafe(_as_coroutine(work), loop)
+        return await asyncio.wrap_future(running)
 
     def stop(self, before: Callable[[], Awaitable[object]] | None = None) -> None:
         """Run ``before`` (closing clients) on the loop, then stop the loop and its thread."""
@@ -212,17 +205,13 @@ class Portal:
             return
         if before is not None:
             with contextlib.suppress(Exception):  # closing must not stop the shutdown
-                asyncio.run_coroutine_threadsafe(_awaited(before), loop).result(timeout=30)
+                asyncio.run_coroutine_threadsafe(_as_coroutine(before), loop).result(timeout=30)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=30)
         loop.close()
 
     def stop_at_exit(self, before: Callable[[], Awaitable[object]] | None = None) -> None:
         atexit.register(self.stop, before)
-
-
-async def _awaited(function: Callable[[], Awaitable[object]]) -> None:
-    await function()
 
 
 class SyncStorage:

@@ -332,8 +332,11 @@ class BucketryFileSystem(AsyncFileSystem):  # type: ignore[misc]
             _, name = self._split(each)
             if not name:
                 continue  # an alias's root is not a file, and emptying it is not one typo away
-            info = await self._info(each) if await self._exists(each) else None
-            if info is not None and info["type"] == "file":
+            try:
+                info = await self._info(each)
+            except FileNotFoundError:
+                continue  # already gone: removing is idempotent
+            if info["type"] == "file":
                 await self._rm_file(each)
 
     async def _mkdir(self, path: str, create_parents: bool = True, **kwargs: Any) -> None:
