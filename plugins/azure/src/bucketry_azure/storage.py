@@ -12,9 +12,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import mimetypes
-import re
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any, Self, TypeVar
@@ -44,7 +43,7 @@ from bucketry import (
     WriteOptions,
 )
 from bucketry.content import BytesReader, read_ahead
-from bucketry.metadata import decode_header_metadata, encode_header_metadata
+from bucketry.metadata import decode_azure_metadata, encode_azure_metadata
 from bucketry.names import key_prefix, name_for_key
 from bucketry.parts import upload_parts
 from bucketry.retry import forbid_hidden_resends
@@ -307,7 +306,7 @@ class AzureStorage(Storage):
                     data,
                     overwrite=options.overwrite,
                     content_settings=self._settings(name, options),
-                    metadata=_azure_metadata(options.metadata) or None,
+                    metadata=encode_azure_metadata(options.metadata) or None,
                     validate_content=True,  # the service checks a Content-MD5 it is sent
                     max_concurrency=1,
                 )
@@ -354,7 +353,7 @@ class AzureStorage(Storage):
                 await blob.commit_block_list(
                     [BlobBlock(block_id=block_id) for block_id in block_ids],
                     content_settings=self._settings(name, options),
-                    metadata=_azure_metadata(options.metadata) or None,
+                    metadata=encode_azure_metadata(options.metadata) or None,
                     validate_content=True,  # the block list itself travels with a Content-MD5
                     **conditions,
                 )
@@ -584,37 +583,5 @@ def _info(name: str, properties: Any) -> FileInfo:
         etag=str(properties.etag or "").strip('"') or None,
         content_type=properties.content_settings.content_type,
         last_modified=properties.last_modified,
-        metadata=_bucketry_metadata(properties.metadata or {}),
+        metadata=decode_azure_metadata(properties.metadata or {}),
     )
-
-
-_ESCAPED_KEY = "bucketry_"
-"""Marks a metadata key stored escaped: Azure takes only C# identifiers as metadata names."""
-_KEY_ESCAPES = {"_": "_5f", "-": "_2d"}
-
-
-def _azure_metadata(metadata: Mapping[str, str]) -> dict[str, str]:
-    """Keys as Azure takes them, values as header-safe text.
-
-    The contract allows ``-`` in a key and a leading digit (S3 and GCS store them), which Azure
-    refuses (``InvalidMetadata``): such a key, and any key that starts with the marker, is
-    stored as ``bucketry_`` + the key with ``_`` and ``-`` escaped, and read back unchanged.
-    """
-    stored = {}
-    for key, value in encode_header_metadata(metadata).items():
-        if key.isidentifier() and not key.startswith(_ESCAPED_KEY):
-            stored[key] = value
-        else:
-            stored[_ESCAPED_KEY + "".join(_KEY_ESCAPES.get(c, c) for c in key)] = value
-    return stored
-
-
-def _bucketry_metadata(stored: Mapping[str, str]) -> dict[str, str]:
-    metadata = {}
-    for key, value in stored.items():
-        if key.startswith(_ESCAPED_KEY):
-            key = re.sub(
-                r"_(5f|2d)", lambda m: "_" if m.group(1) == "5f" else "-", key[len(_ESCAPED_KEY) :]
-            )
-        metadata[key] = value
-    return decode_header_metadata(metadata)

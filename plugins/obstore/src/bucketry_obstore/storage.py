@@ -1,0 +1,468 @@
+"""``ObstoreStorage``: what the three obstore backends share, one request at a time.
+
+obstore does the HTTP, signing and credentials in Rust; bucketry keeps everything it promises
+above that: the name rule, the retry policy (obstore's own retries are off, so a request is never
+sent by both), errors translated at one boundary, own writes recognised after a lost answer,
+whole reads checked against the object's MD5 where the store reports one, and broken whole reads
+resumed from the next byte of the same version.
+
+Uploads up to ``multipart_threshold`` go in one request in obstore's create mode when the name
+must be free, so the store itself refuses a taken name; larger ones stream through obstore's
+multipart writer, at most ``max_concurrency`` parts of ``part_size`` in flight. obstore offers no
+create mode for a multipart upload, so a large ``save(overwrite=False)`` looks before it writes
+(:meth:`Storage._claim_name`): race-free up to the threshold, check-then-write above it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import AsyncIterator, Mapping
+from datetime import timedelta
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+import obstore
+from obstore.exceptions import PreconditionError
+
+from bucketry import (
+    AlreadyExistsError,
+    ConfigurationError,
+    FileInfo,
+    IntegrityError,
+    NotFoundError,
+    RetryPolicy,
+    Storage,
+    WriteOptions,
+)
+from bucketry.content import read_ahead
+from bucketry.names import key_prefix, name_for_key
+from bucketry_obstore.errors import obstore_errors, status_of
+
+__all__ = ["ObstoreStorage"]
+
+MiB = 1024 * 1024
+_MD5 = re.compile(r"[0-9a-f]{32}")
+# Attributes obstore sends as headers; every other attribute is user metadata.
+_HEADER_ATTRIBUTES = {
+    "Content-Disposition",
+    "Content-Encoding",
+    "Content-Language",
+    "Content-Type",
+    "Cache-Control",
+    "Storage-Class",
+}
+
+
+class ObstoreStorage(Storage):
+    """Files as objects in one bucket or container, through an obstore store.
+
+    Subclasses build the store (:meth:`_make_store`) and say how user metadata is stored.
+    """
+
+    store_name: ClassVar[str] = "object store"
+    """How messages name the service: ``"S3"``, ``"GCS"``, ``"Azure"``."""
+    resumes_whole_reads = True
+    copies_conditionally: ClassVar[bool] = True
+    """Whether the store copies to a free name atomically, keeping type and metadata."""
+
+    def _setup(
+        self,
+        *,
+        container: str,
+        prefix: str,
+        cache_control: str | None,
+        multipart_threshold: int,
+        part_size: int,
+        max_concurrency: int,
+        list_page_size: int,
+        max_attempts: int,
+        retry_deadline: float,
+        connect_timeout: float,
+        read_timeout: float,
+        querystring_expire: int,
+        custom_domain: str | None,
+    ) -> None:
+        """The options every obstore backend has, checked and kept."""
+        if part_size < 5 * MiB or multipart_threshold < 1:
+            raise ConfigurationError(
+                "part_size must be at least 5 MiB (S3's smallest multipart part) and "
+                "multipart_threshold at least 1 byte."
+            )
+        if max_concurrency < 1 or list_page_size < 1:
+            raise ConfigurationError("max_concurrency and list_page_size must be at least 1.")
+        self.container = container
+        self.prefix = key_prefix(prefix)
+        self.cache_control = cache_control
+        self.multipart_threshold = multipart_threshold
+        self.part_size = part_size
+        self.max_concurrency = max_concurrency
+        self.list_page_size = list_page_size
+        self.max_attempts = max_attempts
+        self.retry_deadline = retry_deadline
+        self.retry = RetryPolicy(attempts=max_attempts, deadline=retry_deadline)
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.querystring_expire = querystring_expire
+        self.custom_domain = custom_domain
+        self._store: Any = None
+
+    # -- the store -------------------------------------------------------------------------------
+
+    def _make_store(self) -> Any:
+        raise NotImplementedError
+
+    def _client_options(self, endpoint: str | None) -> Any:
+        options: dict[str, Any] = {
+            "connect_timeout": timedelta(seconds=self.connect_timeout),
+            "timeout": timedelta(seconds=self.read_timeout),
+        }
+        if endpoint is not None and endpoint.startswith("http://"):
+            options["allow_http"] = True
+        return options
+
+    # bucketry's RetryPolicy retries; obstore's own retries would multiply with it.
+    _NO_RETRIES: ClassVar[Any] = {
+        "max_retries": 0,
+        "retry_timeout": timedelta(seconds=0),
+    }
+
+    async def _connect(self) -> None:
+        # Building a store opens no connection; a bad option is reported here, translated.
+        with obstore_errors(self.store_name, self.container):
+            try:
+                self._store = self._make_store()
+            except (TypeError, ValueError) as exc:
+                raise ConfigurationError(
+                    f"Cannot configure the {self.backend_name} backend: {exc}"
+                ) from None
+
+    async def _disconnect(self) -> None:
+        self._store = None
+
+    # -- keys and metadata -----------------------------------------------------------------------
+
+    def _key(self, name: str) -> str:
+        return self.prefix + name
+
+    def _name(self, key: str) -> str | None:
+        return name_for_key(key, self.prefix)
+
+    def _encode_metadata(self, metadata: Mapping[str, str]) -> dict[str, str]:
+        return dict(metadata)
+
+    def _decode_metadata(self, stored: Mapping[str, str]) -> dict[str, str]:
+        return dict(stored)
+
+    def _attributes(self, name: str, options: WriteOptions) -> dict[str, str]:
+        attributes = self._encode_metadata(options.metadata)
+        attributes["Content-Type"] = options.content_type or _guess_type(name)
+        if self.cache_control is not None:
+            attributes["Cache-Control"] = self.cache_control
+        return attributes
+
+    def _errors(self, name: str | None = None) -> Any:
+        return obstore_errors(self.store_name, self.container, name)
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    async def _write(self, name: str, chunks: AsyncIterator[bytes], options: WriteOptions) -> str:
+        content = await read_ahead(chunks, self.multipart_threshold)
+        if isinstance(content, bytes):
+            return await self._create_retargeting(
+                name, options, lambda candidate: self._put(candidate, content, options)
+            )
+        name = await self._claim_name(name, options)
+        await self._put_multipart(name, content, options)
+        return name
+
+    async def _put(self, name: str, data: bytes, options: WriteOptions) -> None:
+        sent_md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
+        attributes = self._attributes(name, options)
+        mode: Any = "overwrite" if options.overwrite else "create"
+
+        async def attempt() -> None:
+            with self._errors(name):
+                result = await obstore.put_async(
+                    self._store,
+                    self._key(name),
+                    data,
+                    attributes=attributes,
+                    mode=mode,
+                    use_multipart=False,
+                )
+            etag = _plain_etag(result.get("e_tag"))
+            if etag is not None and _MD5.fullmatch(etag) and etag != sent_md5:
+                if not options.overwrite:
+                    await self._remove_if(name, etag)
+                raise IntegrityError(
+                    f"{self.store_name} received different bytes for {name!r} than were sent."
+                )
+
+        if options.overwrite:
+            await self._retrying(attempt)
+        else:
+            await self._create_recognising_own_write(attempt, lambda: self._holds(name, data))
+
+    async def _holds(self, name: str, data: bytes) -> bool:
+        """Whether ``name`` holds exactly ``data``: after a lost answer, was the create ours?"""
+        try:
+            info = await self._stat(name)
+            if info.size != len(data):
+                return False
+            if info.etag is not None and _MD5.fullmatch(info.etag):
+                return info.etag == hashlib.md5(data, usedforsecurity=False).hexdigest()
+            # No MD5 to compare (Azure's ETags are opaque): read it back; it is small.
+            return await self.open(name) == data
+        except NotFoundError:
+            return False
+
+    async def _remove_if(self, name: str, etag: str) -> None:
+        """Delete what a damaged create stored, only if it is still that object."""
+        try:
+            info = await self._stat(name)
+            if info.etag == etag:
+                await self._delete(name)
+        except Exception:  # best effort: the IntegrityError that follows is what matters
+            return
+
+    async def _put_multipart(
+        self, name: str, chunks: AsyncIterator[bytes], options: WriteOptions
+    ) -> None:
+        # obstore uploads the parts (each under its own requests) and aborts the upload if the
+        # source fails; a multipart upload is not resent whole by the policy: its source is a
+        # stream that has been consumed.
+        with self._errors(name):
+            await obstore.put_async(
+                self._store,
+                self._key(name),
+                chunks,
+                attributes=self._attributes(name, options),
+                mode="overwrite",
+                use_multipart=True,
+                chunk_size=self.part_size,
+                max_concurrency=self.max_concurrency,
+            )
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    async def _get(self, name: str, options: Any) -> Any:
+        with self._errors(name):
+            return await obstore.get_async(self._store, self._key(name), options=options)
+
+    async def _stream(
+        self, name: str, start: int, end: int | None, chunk_size: int
+    ) -> AsyncIterator[bytes]:
+        if end is not None and end <= start:
+            await self._stat(name)  # an empty range of a missing file is still missing
+            return
+        if not start and end is None:
+            async for chunk in self._whole(name, chunk_size):
+                yield chunk
+            return
+        result = await self._ranged(name, start, end)
+        if result is None:
+            return
+        async for chunk in self._body(name, result, chunk_size):
+            yield chunk
+
+    async def _ranged(self, name: str, start: int, end: int | None) -> Any:
+        """One ranged GET; ``None`` when ``start`` is at or past the end of an existing file."""
+        bounds: Any = {"offset": start} if end is None else (start, end)
+        try:
+            return await self._retrying(lambda: self._get(name, {"range": bounds}))
+        except Exception as exc:
+            if status_of(exc.__cause__ or exc) == 416 or _past_end(exc):
+                await self._stat(name)  # start is past the end: nothing to read
+                return None
+            raise
+
+    async def _whole(self, name: str, chunk_size: int) -> AsyncIterator[bytes]:
+        """A whole read, resumed after a break from the next byte of the same version (its ETag
+        is a precondition of every resume), and checked over every byte against the object's MD5
+        where its ETag is one."""
+        first: dict[str, Any] = {}
+
+        async def read_from(position: int) -> AsyncIterator[bytes]:
+            if not first:
+                result = await self._retrying(lambda: self._get(name, {}))
+                etag = _plain_etag(result.meta.get("e_tag"))
+                first["etag"] = result.meta.get("e_tag")
+                first["md5"] = etag if etag is not None and _MD5.fullmatch(etag) else None
+                first["hash"] = hashlib.md5(usedforsecurity=False)
+            else:
+                options: dict[str, Any] = {"range": {"offset": position}}
+                if first["etag"]:
+                    options["if_match"] = first["etag"]
+                try:
+                    result = await self._get(name, options)
+                except AlreadyExistsError as exc:
+                    if isinstance(exc.__cause__, PreconditionError) or status_of(exc) == 412:
+                        raise IntegrityError(
+                            f"{name!r} was replaced in {self.store_name} while it was being "
+                            "read; read it again."
+                        ) from None
+                    raise
+                except Exception as exc:
+                    if status_of(exc.__cause__ or exc) == 416 or _past_end(exc):
+                        return  # the break came after the last byte
+                    raise
+            async for chunk in self._body(name, result, chunk_size):
+                if first["md5"] is not None:
+                    first["hash"].update(chunk)
+                yield chunk
+
+        async for chunk in self._resuming(read_from):
+            yield chunk
+        if first.get("md5") is not None and first["hash"].hexdigest() != first["md5"]:
+            raise IntegrityError(
+                f"The bytes of {name!r} read from {self.store_name} do not match its MD5."
+            )
+
+    async def _body(self, name: str, result: Any, chunk_size: int) -> AsyncIterator[bytes]:
+        """The body in chunks of at most ``chunk_size`` bytes."""
+        stream = result.stream(min_chunk_size=min(chunk_size, 8 * MiB))
+        while True:
+            with self._errors(name):
+                try:
+                    chunk = await anext(stream)
+                except StopAsyncIteration:
+                    return
+            if len(chunk) <= chunk_size:
+                yield bytes(chunk)
+                continue
+            view = memoryview(chunk)
+            for offset in range(0, len(view), chunk_size):
+                yield bytes(view[offset : offset + chunk_size])
+
+    async def _stat(self, name: str) -> FileInfo:
+        result = await self._retrying(lambda: self._get(name, {"head": True}))
+        meta, attributes = result.meta, result.attributes
+        return FileInfo(
+            name=name,
+            size=int(meta["size"]),
+            etag=_plain_etag(meta.get("e_tag")),
+            content_type=attributes.get("Content-Type"),
+            last_modified=meta.get("last_modified"),
+            metadata=self._decode_metadata(
+                {k: v for k, v in attributes.items() if k not in _HEADER_ATTRIBUTES}
+            ),
+        )
+
+    # -- deleting, copying -----------------------------------------------------------------------
+
+    async def _delete(self, name: str) -> None:
+        async def attempt() -> None:
+            with self._errors(name):
+                try:
+                    await obstore.delete_async(self._store, self._key(name))
+                except FileNotFoundError:
+                    return  # Azure answers 404 for a missing blob: already gone
+
+        await self._retrying(attempt)
+
+    async def _delete_many(self, names: list[str]) -> None:
+        keys = [self._key(name) for name in names]
+
+        async def attempt() -> None:
+            with self._errors():
+                try:
+                    await obstore.delete_async(self._store, keys)
+                except FileNotFoundError:
+                    for key in keys:  # one was gone already: delete the rest one by one
+                        name = self._name(key)
+                        if name is not None:
+                            await self._delete(name)
+
+        await self._retrying(attempt)
+
+    async def _copy(self, src: str, dst: str, *, overwrite: bool) -> None:
+        await self._stat(src)  # a missing source is NotFoundError, whatever the store answers
+        if not overwrite and not self.copies_conditionally and await self._exists(dst):
+            raise AlreadyExistsError(f"Cannot copy to {dst!r}: it already exists.")
+        conditional = not overwrite and self.copies_conditionally
+
+        async def attempt() -> None:
+            with self._errors(dst):
+                await obstore.copy_async(
+                    self._store, self._key(src), self._key(dst), overwrite=not conditional
+                )
+
+        await self._retrying(attempt)
+
+    # -- listing ---------------------------------------------------------------------------------
+
+    async def _scan(self, prefix: str, recursive: bool) -> AsyncIterator[FileInfo | str]:
+        key = self._key(prefix)
+        if not recursive:
+            # One request per page is obstore's; the whole level is read under one retry.
+            result = await self._retrying(lambda: self._list_level(key))
+            for common in result["common_prefixes"]:
+                directory = self._name(common.rstrip("/"))
+                if directory is not None:
+                    yield directory + "/"
+            for meta in result["objects"]:
+                info = self._listed(meta)
+                if info is not None:
+                    yield info
+            return
+        stream = obstore.list(self._store, key or None, chunk_size=self.list_page_size)
+        while True:
+            with self._errors(prefix or None):
+                try:
+                    page = await anext(stream)
+                except StopAsyncIteration:
+                    return
+            for meta in page:
+                info = self._listed(meta)
+                if info is not None and info.name.startswith(prefix):
+                    yield info
+
+    async def _list_level(self, key: str) -> Any:
+        with self._errors(key or None):
+            return await obstore.list_with_delimiter_async(self._store, key.rstrip("/") or None)
+
+    def _listed(self, meta: Mapping[str, Any]) -> FileInfo | None:
+        name = self._name(str(meta["path"]))
+        if name is None:
+            return None
+        return FileInfo(
+            name=name,
+            size=int(meta["size"]),
+            etag=_plain_etag(meta.get("e_tag")),
+            last_modified=meta.get("last_modified"),
+        )
+
+    # -- addresses -------------------------------------------------------------------------------
+
+    def _url(self, name: str) -> str:
+        """The object's plain address: public only if the bucket or a CDN in front of it is."""
+        if self.custom_domain:
+            return f"https://{self.custom_domain.rstrip('/')}/{quote(self._key(name))}"
+        return f"{self._public_base()}/{quote(self._key(name))}"
+
+    def _public_base(self) -> str:
+        raise NotImplementedError
+
+    async def _signed_url(self, name: str, expires: int, method: str) -> str:
+        with self._errors(name):
+            sign: Any = obstore.sign_async  # ``method`` is one of the four the core allows
+            url: str = await sign(self._store, method, self._key(name), timedelta(seconds=expires))
+        return url
+
+
+def _plain_etag(etag: object) -> str | None:
+    text = str(etag or "").strip('"')
+    return text or None
+
+
+def _past_end(exc: BaseException) -> bool:
+    """obstore checks a ranged answer itself; a range starting past the end is its error."""
+    text = str(exc.__cause__ or exc)
+    return "Range" in text and ("not satisfiable" in text or "out of bounds" in text)
+
+
+def _guess_type(name: str) -> str:
+    import mimetypes
+
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
