@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 
 __all__ = [
+    "CONTENT_MD5_KEY",
     "decode_azure_metadata",
     "decode_header_metadata",
     "encode_azure_metadata",
@@ -48,6 +49,11 @@ def decode_header_metadata(metadata: Mapping[str, str]) -> dict[str, str]:
     return decoded
 
 
+CONTENT_MD5_KEY = "bucketry_content_md5"
+"""Where a backend that gets no checksum from Azure keeps the MD5 of what it stored. No escaped
+key can take this form (escaping leaves ``_`` only before ``5f`` or ``2d``), and it is never
+shown as user metadata."""
+
 _ESCAPED_KEY = "bucketry_"
 """Marks a metadata key stored escaped: Azure takes only C# identifiers as metadata names."""
 _KEY_ESCAPES = {"_": "_5f", "-": "_2d"}
@@ -73,6 +79,8 @@ def decode_azure_metadata(stored: Mapping[str, str]) -> dict[str, str]:
     """The inverse of :func:`encode_azure_metadata`."""
     metadata = {}
     for key, value in stored.items():
+        if key == CONTENT_MD5_KEY:
+            continue
         if key.startswith(_ESCAPED_KEY):
             key = re.sub(
                 r"_(5f|2d)", lambda m: "_" if m.group(1) == "5f" else "-", key[len(_ESCAPED_KEY) :]

@@ -63,6 +63,12 @@ class ObstoreStorage(Storage):
     store_name: ClassVar[str] = "object store"
     """How messages name the service: ``"S3"``, ``"GCS"``, ``"Azure"``."""
     resumes_whole_reads = True
+    md5_attribute: ClassVar[str | None] = None
+    """A metadata key under which the MD5 of a single-request upload is stored, for stores whose
+    ETags are not MD5s (Azure): whole reads and lost-answer checks compare against it."""
+    verify_uploads: bool = False
+    """Read back each single-request upload whose ETag is not an MD5 and compare: over plain
+    HTTP nothing else notices bytes damaged on the way (over TLS, its MAC does)."""
     copies_conditionally: ClassVar[bool] = True
     """Whether the store copies to a free name atomically, keeping type and metadata."""
 
@@ -179,6 +185,8 @@ class ObstoreStorage(Storage):
     async def _put(self, name: str, data: bytes, options: WriteOptions) -> None:
         sent_md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
         attributes = self._attributes(name, options)
+        if self.md5_attribute is not None:
+            attributes[self.md5_attribute] = sent_md5
         mode: Any = "overwrite" if options.overwrite else "create"
 
         async def attempt() -> None:
@@ -192,8 +200,14 @@ class ObstoreStorage(Storage):
                     use_multipart=False,
                 )
             etag = _plain_etag(result.get("e_tag"))
-            if etag is not None and _MD5.fullmatch(etag) and etag != sent_md5:
-                if not options.overwrite:
+            if etag is not None and _MD5.fullmatch(etag):
+                received: str | None = etag
+            elif self.verify_uploads:
+                received = await self._received_md5(name, result.get("e_tag"))
+            else:
+                return
+            if received != sent_md5:
+                if not options.overwrite and etag is not None:
                     await self._remove_if(name, etag)
                 raise IntegrityError(
                     f"{self.store_name} received different bytes for {name!r} than were sent."
@@ -206,16 +220,55 @@ class ObstoreStorage(Storage):
 
     async def _holds(self, name: str, data: bytes) -> bool:
         """Whether ``name`` holds exactly ``data``: after a lost answer, was the create ours?"""
+        sent_md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
         try:
-            info = await self._stat(name)
-            if info.size != len(data):
-                return False
-            if info.etag is not None and _MD5.fullmatch(info.etag):
-                return info.etag == hashlib.md5(data, usedforsecurity=False).hexdigest()
-            # No MD5 to compare (Azure's ETags are opaque): read it back; it is small.
-            return await self.open(name) == data
+            result = await self._retrying(lambda: self._get(name, {"head": True}))
         except NotFoundError:
             return False
+        if int(result.meta["size"]) != len(data):
+            return False
+        etag = result.meta.get("e_tag")
+        if _MD5.fullmatch(_plain_etag(etag) or ""):
+            return _plain_etag(etag) == sent_md5
+        if self.md5_attribute is None or result.attributes.get(self.md5_attribute) != sent_md5:
+            return False  # another writer's object
+
+        # Our MD5 says what was sent, not what arrived: hash what is stored. A read damaged on
+        # the way is read again; bytes damaged on the way in stay damaged on every read.
+        async def stored_intact() -> bool:
+            received = await self._received_md5(name, etag)
+            if received is not None and received != sent_md5:
+                raise IntegrityError(f"{self.store_name} holds damaged bytes for {name!r}.")
+            return received is not None
+
+        try:
+            return await self._retrying(stored_intact, retry_integrity=True)
+        except IntegrityError:
+            await self._remove_if(name, _plain_etag(etag) or "")
+            raise
+
+    async def _received_md5(self, name: str, etag: str | None) -> str | None:
+        """The MD5 of what the store holds as version ``etag``, read back (a small object)."""
+        options: Any = {"if_match": etag} if etag else {}
+        try:
+            result = await self._get(name, options)
+            digest = hashlib.md5(usedforsecurity=False)
+            async for chunk in self._body(name, result, 8 * MiB):
+                digest.update(chunk)
+        except (NotFoundError, AlreadyExistsError):
+            return None  # replaced or deleted meanwhile: not ours to judge
+        return digest.hexdigest()
+
+    def _stored_md5(self, result: Any) -> str | None:
+        """The MD5 the store holds for an object: its ETag where that is one, else ours."""
+        etag = _plain_etag(result.meta.get("e_tag"))
+        if etag is not None and _MD5.fullmatch(etag):
+            return etag
+        if self.md5_attribute is not None:
+            value = result.attributes.get(self.md5_attribute)
+            if isinstance(value, str) and _MD5.fullmatch(value):
+                return value
+        return None
 
     async def _remove_if(self, name: str, etag: str) -> None:
         """Delete what a damaged create stored, only if it is still that object."""
@@ -270,7 +323,8 @@ class ObstoreStorage(Storage):
         """One ranged GET; ``None`` when ``start`` is at or past the end of an existing file."""
         bounds: Any = {"offset": start} if end is None else (start, end)
         try:
-            return await self._retrying(lambda: self._get(name, {"range": bounds}))
+            # Not under the policy here: the core resumes a broken range read (_resuming).
+            return await self._get(name, {"range": bounds})
         except Exception as exc:
             if status_of(exc.__cause__ or exc) == 416 or _past_end(exc):
                 await self._stat(name)  # start is past the end: nothing to read
@@ -285,10 +339,9 @@ class ObstoreStorage(Storage):
 
         async def read_from(position: int) -> AsyncIterator[bytes]:
             if not first:
-                result = await self._retrying(lambda: self._get(name, {}))
-                etag = _plain_etag(result.meta.get("e_tag"))
+                result = await self._get(name, {})  # a failure is resumed below, under the policy
                 first["etag"] = result.meta.get("e_tag")
-                first["md5"] = etag if etag is not None and _MD5.fullmatch(etag) else None
+                first["md5"] = self._stored_md5(result)
                 first["hash"] = hashlib.md5(usedforsecurity=False)
             else:
                 options: dict[str, Any] = {"range": {"offset": position}}
