@@ -1,6 +1,8 @@
 """The smallest backend a third party could write: the five required primitives, nothing more.
 
-No capability is declared, so the core's defaults do the rest, exactly as they would for an
+It keeps its files on a named shelf shared by every instance (as a bucket is shared by clients),
+reached through a handle opened in ``_connect`` and dropped in ``_disconnect``, as an SDK client
+is: a core path that forgot to connect would find no handle. No capability is declared, so the core's defaults do the rest, exactly as they would for an
 outside author: ``exists`` through ``_stat``, ``copy`` by streaming, ``move`` as copy and delete,
 ``delete_prefix`` one file at a time, and ``save`` without a conditional create (a check for a
 free name, then the write). It is run through the whole contract suite and installed by hand as
@@ -14,13 +16,27 @@ from collections.abc import AsyncIterator
 
 from bucketry import AlreadyExistsError, FileInfo, NotFoundError, Storage, WriteOptions
 
+_SHELVES: dict[str, dict[str, bytes]] = {}
+
 
 class MinimalStorage(Storage):
     backend_name = "minimal"
 
     def __init__(self, *, shelf: str = "main") -> None:
         self.shelf = shelf
-        self._files: dict[str, bytes] = {}
+        self._handle: dict[str, bytes] | None = None
+
+    async def _connect(self) -> None:
+        self._handle = _SHELVES.setdefault(self.shelf, {})
+
+    async def _disconnect(self) -> None:
+        self._handle = None
+
+    @property
+    def _files(self) -> dict[str, bytes]:
+        if self._handle is None:
+            raise RuntimeError("MinimalStorage used before it connected (or after it closed).")
+        return self._handle
 
     async def _write(self, name: str, chunks: AsyncIterator[bytes], options: WriteOptions) -> str:
         data = b"".join([chunk async for chunk in chunks])  # nothing is kept if this fails

@@ -9,7 +9,7 @@ import pytest
 
 from bucketry import ConfigurationError, create_storage
 
-from .minimal_backend import MinimalStorage
+from .minimal_backend import _SHELVES, MinimalStorage
 
 pytestmark = pytest.mark.anyio
 
@@ -24,9 +24,11 @@ class CountingStorage(MinimalStorage):
 
     async def _connect(self) -> None:
         self.connects += 1
+        await super()._connect()
 
     async def _disconnect(self) -> None:
         self.disconnects += 1
+        await super()._disconnect()
 
     @classmethod
     def from_url(cls, url: str) -> Self:
@@ -84,8 +86,8 @@ def test_a_blank_option_in_a_url_is_an_empty_value_not_a_missing_one() -> None:
 )
 async def test_any_first_call_connects(first_call: str) -> None:
     """Without ``async with``, the client is opened by whichever call comes first."""
-    storage = CountingStorage()
-    storage._files["a.txt"] = b"x"
+    storage = CountingStorage(shelf=f"first-call-{first_call}")
+    _SHELVES[storage.shelf] = {"a.txt": b"x"}  # stored before this client opens
     calls = {
         "save": lambda: storage.save("b.txt", b"y"),
         "open": lambda: storage.open("a.txt"),

@@ -63,9 +63,43 @@ class Lifecycle(ContractBase):
         assert await storage.exists(name)
 
     @area("lifecycle")
+    async def test_every_operation_reconnects_after_close(self, storage: Storage, root: str) -> None:
+        """A storage opens its client on first use, and again after ``aclose``: whichever call
+        comes first, it must not find the client closed."""
+        name = await storage.save(root + "first.txt", b"first")
+        first_calls = {
+            "save": lambda: storage.save(root + "second.txt", b"2"),
+            "save-overwrite": lambda: storage.save(name, b"first", overwrite=True),
+            "open": lambda: storage.open(name),
+            "stream": lambda: _drain(storage.stream(name)),
+            "stat": lambda: storage.stat(name),
+            "size": lambda: storage.size(name),
+            "exists": lambda: storage.exists(name),
+            "listdir": lambda: storage.listdir(root.rstrip("/")),
+            "list": lambda: _drain(storage.list(root)),
+            "copy": lambda: storage.copy(name, root + "copied.txt", overwrite=True),
+            "move": lambda: storage.move(root + "copied.txt", root + "moved.txt"),
+            "get_available_name": lambda: storage.get_available_name(name),
+            "delete": lambda: storage.delete(root + "moved.txt"),
+            "delete_prefix": lambda: storage.delete_prefix(root + "none/"),
+        }
+        for what, call in first_calls.items():
+            await storage.aclose()
+            try:
+                await call()
+            except Exception as exc:
+                raise AssertionError(f"{what}() as the first call after aclose(): {exc!r}") from exc
+        assert await storage.open(name) == b"first"
+
+    @area("lifecycle")
     async def test_secrets_stay_out_of_repr(self, storage: Storage, root: str) -> None:
         shown = repr(storage)
         for option in storage.secret_options:
             value = getattr(storage, option, None)
             if isinstance(value, str) and value:
                 assert value not in shown
+
+
+async def _drain(items: object) -> None:
+    async for _ in items:  # type: ignore[attr-defined]
+        pass
