@@ -2,12 +2,12 @@
 
 It keeps its files on a named shelf shared by every instance (as a bucket is shared by clients),
 reached through a handle opened in ``_connect`` and dropped in ``_disconnect``, as an SDK client
-is: a core path that forgot to connect would find no handle. No capability is declared, so the core's defaults do the rest, exactly as they would for an
-outside author: ``exists`` through ``_stat``, ``copy`` by streaming, ``move`` as copy and delete,
-``delete_prefix`` one file at a time, and ``save`` without a conditional create (a check for a
-free name, then the write). It is run through the whole contract suite and installed by hand as
-a third-party distribution (``tests/test_third_party_and_teeth.py``); it imports only the public
-API.
+is: a core path that forgot to connect would find no handle. No capability is declared, so the
+core's defaults do the rest, exactly as they would for an outside author: ``exists`` through
+``_stat``, ``copy`` by streaming, ``move`` as copy and delete, ``delete_prefix`` one file at a
+time, and ``save`` without a conditional create (a check for a free name, then the write). It is
+run through the whole contract suite and installed by hand as a third-party distribution
+(``tests/test_third_party_and_teeth.py``); it imports only the public API.
 """
 
 from __future__ import annotations

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import pytest
 
 from bucketry import Capability, Storage, UnsupportedError
@@ -63,11 +65,13 @@ class Lifecycle(ContractBase):
         assert await storage.exists(name)
 
     @area("lifecycle")
-    async def test_every_operation_reconnects_after_close(self, storage: Storage, root: str) -> None:
+    async def test_every_operation_reconnects_after_close(
+        self, storage: Storage, root: str
+    ) -> None:
         """A storage opens its client on first use, and again after ``aclose``: whichever call
         comes first, it must not find the client closed."""
         name = await storage.save(root + "first.txt", b"first")
-        first_calls = {
+        first_calls: dict[str, Callable[[], Awaitable[object]]] = {
             "save": lambda: storage.save(root + "second.txt", b"2"),
             "save-overwrite": lambda: storage.save(name, b"first", overwrite=True),
             "open": lambda: storage.open(name),
