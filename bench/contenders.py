@@ -276,6 +276,29 @@ class RawAzure(Contender):
         return bytes(await downloader.readall())
 
 
+class ObstoreAzure(Contender):
+    name = "obstore"
+
+    def __init__(self, connection_string: str) -> None:
+        from obstore.store import AzureStore
+
+        parts = dict(item.split("=", 1) for item in connection_string.split(";") if "=" in item)
+        self.store = AzureStore(
+            "bench",
+            account_name=parts["AccountName"],
+            account_key=parts["AccountKey"],
+            endpoint=parts["BlobEndpoint"],
+            client_options={"allow_http": True},
+        )
+
+    async def put(self, key: str, data: bytes) -> None:
+        await obstore.put_async(self.store, key, data)
+
+    async def get(self, key: str) -> bytes:
+        result = await obstore.get_async(self.store, key)
+        return bytes(await result.bytes_async())
+
+
 class Adlfs(Fsspec):
     name = "adlfs"
 
@@ -400,6 +423,20 @@ def bucketry_storage(backend: str, endpoints: Endpoints, **options: Any) -> Any:
             secret_access_key=SECRET,
             **options,
         )
+    if backend == "s3+obstore":
+        return create_storage(
+            "s3+obstore",
+            bucket="bench",
+            endpoint_url=endpoints.s3,
+            region=REGION,
+            access_key_id=KEY,
+            secret_access_key=SECRET,
+            **options,
+        )
+    if backend == "azure+obstore":
+        return create_storage(
+            "azure+obstore", container="bench", connection_string=endpoints.azure, **options
+        )
     if backend == "gcs":
         return create_storage("gcs", bucket="bench", emulator_host=endpoints.gcs, **options)
     if backend == "azure":
@@ -427,13 +464,28 @@ def contenders(backend: str, endpoints: Endpoints) -> list[Contender]:
             PlainSync(f"{work}/plain"),
         ]
     ours = Bucketry("bucketry", lambda: bucketry_storage(backend, endpoints))
+    on_obstore = Bucketry(
+        "bucketry s3+obstore" if backend == "s3" else "bucketry azure+obstore",
+        lambda: bucketry_storage(f"{backend}+obstore", endpoints),
+    )
     if backend == "s3":
         assert endpoints.s3
-        return [ours, RawS3(endpoints.s3), S3fs(endpoints.s3), Obstore(endpoints.s3)]
+        return [ours, RawS3(endpoints.s3), S3fs(endpoints.s3), Obstore(endpoints.s3), on_obstore]
     if backend == "gcs":
         assert endpoints.gcs
         return [ours, RawGCS(endpoints.gcs), Gcsfs(endpoints.gcs)]
     if backend == "azure":
         assert endpoints.azure
-        return [ours, RawAzure(endpoints.azure), Adlfs(endpoints.azure)]
+        return [
+            ours,
+            RawAzure(endpoints.azure),
+            Adlfs(endpoints.azure),
+            ObstoreAzure(endpoints.azure),
+            on_obstore,
+            # The read-back of each upload (on by default over plain HTTP) measured apart.
+            Bucketry(
+                "bucketry azure+obstore, no read-back",
+                lambda: bucketry_storage("azure+obstore", endpoints, verify_uploads=False),
+            ),
+        ]
     raise ValueError(backend)

@@ -146,21 +146,27 @@ def create_bench_bucket(backend: str, endpoint: str) -> None:
 
 
 def make_storage(backend: str, endpoint: str | None, workdir: str) -> Any:
+    """``s3+obstore`` and ``azure+obstore`` run on the emulator of the service they speak."""
+    service = backend.split("+")[0]
     endpoints = Endpoints(workdir=workdir)
     if endpoint is not None:
-        create_bench_bucket(backend, endpoint)
-        setattr(endpoints, backend, endpoint)
+        create_bench_bucket(service, endpoint)
+        setattr(endpoints, service, endpoint)
     return bucketry_storage(backend, endpoints)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backend", action="append", choices=["filesystem", "s3", "gcs", "azure"])
+    parser.add_argument(
+        "--backend",
+        action="append",
+        choices=["filesystem", "s3", "gcs", "azure", "s3+obstore", "azure+obstore"],
+    )
     parser.add_argument("--size-mib", type=int, default=256)
     args = parser.parse_args()
     rows = []
     for backend in args.backend or ["filesystem", "s3", "gcs", "azure"]:
-        with tempfile.TemporaryDirectory() as workdir, emulator(backend) as endpoint:
+        with tempfile.TemporaryDirectory() as workdir, emulator(backend.split("+")[0]) as endpoint:
             storage = make_storage(backend, endpoint, workdir)
             result = asyncio.run(measure(storage, args.size_mib * MiB))
         rows.append({"backend": backend, **result})
