@@ -374,6 +374,14 @@ class ObstoreStorage(Storage):
 
     async def _body(self, name: str, result: Any, chunk_size: int) -> AsyncIterator[bytes]:
         """The body in chunks of at most ``chunk_size`` bytes."""
+        start, end = result.range
+        if end - start <= chunk_size:
+            # One chunk: one call into obstore, not a stream's two.
+            with self._errors(name):
+                data = bytes(await result.bytes_async())
+            if data:
+                yield data
+            return
         stream = result.stream(min_chunk_size=min(chunk_size, 8 * MiB))
         while True:
             with self._errors(name):
