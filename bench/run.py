@@ -41,6 +41,9 @@ RESULTS = Path(__file__).resolve().parent / "results"
 BACKENDS = ["filesystem", "s3", "gcs", "azure"]
 SCENARIOS = ["overhead", "large", "listing"]
 CONCURRENCY = {"s3": 32, "gcs": 32, "azure": 32, "filesystem": 32}
+# The same service through bucketry's obstore engine: its listing and large-object rows follow
+# the SDK backend's (its small-object rows are among the contenders).
+OBSTORE = {"s3": "s3+obstore", "azure": "azure+obstore"}
 
 
 @contextlib.contextmanager
@@ -214,7 +217,18 @@ def _rss_kib(field: str) -> int:
     return 0
 
 
-async def listing(backend: str, endpoints: Endpoints, count: int) -> dict[str, Any]:
+async def listing(
+    backend: str, endpoints: Endpoints, count: int, engine: str | None = None
+) -> list[dict[str, Any]]:
+    """List ``count`` objects with bucketry on ``backend``, then with ``engine`` too (the
+    obstore engine on the same objects)."""
+    rows = [await _listing(backend, endpoints, count, fill=True)]
+    if engine is not None:
+        rows.append(await _listing(engine, endpoints, count, fill=False))
+    return rows
+
+
+async def _listing(backend: str, endpoints: Endpoints, count: int, fill: bool) -> dict[str, Any]:
     from bucketry import create_storage
 
     if backend == "memory":
@@ -228,15 +242,16 @@ async def listing(backend: str, endpoints: Endpoints, count: int) -> dict[str, A
             (root / "l" / f"d{index // 1000:04d}" / f"{index:07d}").write_bytes(b"x")
         storage = bucketry_storage(backend, endpoints, location=str(root))
     else:
-        fill = next(c for c in contenders(backend, endpoints) if c.kind == "raw")
-        async with fill:
-            limit = asyncio.Semaphore(CONCURRENCY[backend])
+        if fill:
+            raw = next(c for c in contenders(backend, endpoints) if c.kind == "raw")
+            async with raw:
+                limit = asyncio.Semaphore(CONCURRENCY[backend])
 
-            async def put(index: int) -> None:
-                async with limit:
-                    await fill.put(f"l/{index:07d}", b"x")
+                async def put(index: int) -> None:
+                    async with limit:
+                        await raw.put(f"l/{index:07d}", b"x")
 
-            await asyncio.gather(*(put(index) for index in range(count)))
+                await asyncio.gather(*(put(index) for index in range(count)))
         storage = bucketry_storage(backend, endpoints)
     async with storage:
         baseline = _rss_kib("VmRSS")
@@ -383,13 +398,14 @@ async def main_async(arguments: argparse.Namespace) -> dict[str, Any]:
             for backend in ["memory", *arguments.backends]:
                 local = backend in ("memory", "filesystem")
                 count = arguments.list_local if local else arguments.list_remote
-                results["listing"].append(await listing(backend, endpoints, count))
+                results["listing"] += await listing(backend, endpoints, count, OBSTORE.get(backend))
         if "large" in arguments.scenarios:
             print(f"large objects: {arguments.large_mib} MiB", flush=True)
             for backend in arguments.backends:
-                results["large"].append(
-                    await large(backend, endpoints, arguments.large_mib * MiB, arguments.repeats)
-                )
+                for engine in [backend, *([OBSTORE[backend]] if backend in OBSTORE else [])]:
+                    results["large"].append(
+                        await large(engine, endpoints, arguments.large_mib * MiB, arguments.repeats)
+                    )
     return results
 
 
