@@ -39,7 +39,7 @@ from tests.emulators import azurite_server, fake_gcs_server
 MiB = 1024 * 1024
 RESULTS = Path(__file__).resolve().parent / "results"
 BACKENDS = ["filesystem", "s3", "gcs", "azure"]
-SCENARIOS = ["overhead", "large", "listing"]
+SCENARIOS = ["overhead", "large", "listing", "scaling"]
 CONCURRENCY = {"s3": 32, "gcs": 32, "azure": 32, "filesystem": 32}
 # The same service through bucketry's obstore engine: its listing and large-object rows follow
 # the SDK backend's (its small-object rows are among the contenders).
@@ -158,6 +158,88 @@ async def function_calls_per_op(work: Awaitable[Any], operations: int) -> float:
     finally:
         profile.disable()
     return pstats.Stats(profile).total_calls / operations  # type: ignore[attr-defined,no-any-return]
+
+
+# -- scenario 5: scaling with concurrency --------------------------------------------------------
+
+SCALING = (1, 8, 32, 128)
+
+
+async def scaling(
+    backend: str, endpoints: Endpoints, count: int, repeats: int
+) -> list[dict[str, Any]]:
+    """Ops/s and client CPU per operation at each concurrency, every contender taking its turn in
+    each repetition, as in the small-object scenario."""
+    chosen = contenders(backend, endpoints)
+    rows: list[dict[str, Any]] = []
+    async with contextlib.AsyncExitStack() as stack:
+        for contender in chosen:
+            await stack.enter_async_context(contender)
+            await put_get(contender, min(count, 50), 8, "warm")
+        for concurrency in SCALING:
+            samples: dict[str, list[dict[str, float]]] = {c.name: [] for c in chosen}
+            for repetition in range(repeats):
+                turn = repetition % len(chosen)
+                for contender in chosen[turn:] + chosen[:turn]:
+                    samples[contender.name].append(
+                        await put_get(contender, count, concurrency, "scale")
+                    )
+            for contender in chosen:
+                mine = samples[contender.name]
+                rows.append(
+                    {
+                        "backend": backend,
+                        "contender": contender.name,
+                        "kind": contender.kind,
+                        "concurrency": concurrency,
+                        "cpu_us_per_op": statistics.median(s["cpu_us_per_op"] for s in mine),
+                        "ops_per_s": statistics.median(s["ops_per_s"] for s in mine),
+                    }
+                )
+                print(
+                    f"  {backend:10} c={concurrency:<4} {contender.name:38} "
+                    f"{rows[-1]['cpu_us_per_op']:8.0f} µs CPU/op {rows[-1]['ops_per_s']:8.0f} ops/s",
+                    flush=True,
+                )
+    return rows
+
+
+def scaling_chart(rows: list[dict[str, Any]], path: Path) -> None:
+    """One panel per backend: ops/s against concurrency, bucketry in red (one line style per
+    engine), the raw SDK in black, peers in other colours; CPU per operation is in the table."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    backends = list(dict.fromkeys(row["backend"] for row in rows))
+    figure, axes = plt.subplots(1, len(backends), figsize=(4.6 * len(backends), 4.2), squeeze=False)
+    for axis, backend in zip(axes[0], backends, strict=True):
+        mine = [row for row in rows if row["backend"] == backend]
+        peers = iter(["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#7f7f7f"])
+        styles = iter(["-", "--", ":"])
+        for name in dict.fromkeys(row["contender"] for row in mine):
+            line = [row for row in mine if row["contender"] == name]
+            kind = line[0]["kind"]
+            ours = kind == "bucketry"
+            axis.plot(
+                [row["concurrency"] for row in line],
+                [row["ops_per_s"] for row in line],
+                marker="o",
+                color="#d62728" if ours else "#000000" if kind == "raw" else next(peers),
+                linestyle=next(styles) if ours else "-",
+                linewidth=2.2 if ours else 1.2,
+                label=name,
+            )
+        axis.set_xscale("log", base=2)
+        axis.set_xticks(list(SCALING), [str(c) for c in SCALING])
+        axis.set_title(backend)
+        axis.set_xlabel("concurrency")
+        axis.set_ylabel("ops/s (4 KiB put + get)")
+        axis.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
 
 
 # -- scenario 3: large objects -------------------------------------------------------------------
@@ -335,6 +417,26 @@ def markdown(results: dict[str, Any], arguments: argparse.Namespace) -> str:
                 f"| {row['download_mb_s']:.1f} | {row['download_peak_rss_growth_mib']:.1f} | {versus} |"
             )
         lines.append("")
+    if results.get("scaling"):
+        lines += [
+            f"**Scaling** ({arguments.scaling_objects} objects of 4 KiB put then get at each "
+            f"concurrency, medians of {arguments.scaling_repeats} runs taken in turns; chart: "
+            f"`{arguments.output}-scaling.png`). Cells: ops/s, client CPU µs/op.",
+            "",
+            "| backend | contender | " + " | ".join(f"c={c}" for c in SCALING) + " |",
+            "|---|---|" + "---|" * len(SCALING),
+        ]
+        rows = results["scaling"]
+        for key in dict.fromkeys((row["backend"], row["contender"]) for row in rows):
+            cells = {
+                row["concurrency"]: f"{row['ops_per_s']:.0f}, {row['cpu_us_per_op']:.0f}"
+                for row in rows
+                if (row["backend"], row["contender"]) == key
+            }
+            lines.append(
+                f"| {key[0]} | {key[1]} | " + " | ".join(cells.get(c, "") for c in SCALING) + " |"
+            )
+        lines.append("")
     if results.get("listing"):
         lines += [
             "**Listing** (`list()` streams pages; nothing is materialised).",
@@ -380,7 +482,7 @@ def chart(results: dict[str, Any], path: Path) -> None:
 
 
 async def main_async(arguments: argparse.Namespace) -> dict[str, Any]:
-    results: dict[str, Any] = {"overhead": [], "large": [], "listing": []}
+    results: dict[str, Any] = {"overhead": [], "large": [], "listing": [], "scaling": []}
     with (
         tempfile.TemporaryDirectory(prefix="bucketry-bench-") as workdir,
         emulators(arguments.backends, workdir) as endpoints,
@@ -390,6 +492,12 @@ async def main_async(arguments: argparse.Namespace) -> dict[str, Any]:
             for backend in arguments.backends:
                 results["overhead"] += await overhead(
                     backend, endpoints, arguments.objects, arguments.repeats
+                )
+        if "scaling" in arguments.scenarios:
+            print(f"scaling: concurrency {', '.join(map(str, SCALING))}", flush=True)
+            for backend in arguments.backends:
+                results["scaling"] += await scaling(
+                    backend, endpoints, arguments.scaling_objects, arguments.scaling_repeats
                 )
         # Listing before large objects: Azurite keeps the memory of deleted blobs for a while,
         # and after 5 x 512 MiB it filled the 10,000-blob listing at a crawl.
@@ -421,6 +529,11 @@ def main() -> None:
         help="size of the large-object stream (default 512, quick 64; 1024 takes the emulators "
         "past 15 minutes: Azurite's ranged reads of a 1 GiB blob ran at 3.5 MB/s here)",
     )
+    parser.add_argument(
+        "--output",
+        default="latest",
+        help="name of the report under bench/results/ (a partial run should not replace latest)",
+    )
     arguments = parser.parse_args()
     arguments.objects = 200 if arguments.quick else 1000
     arguments.repeats = 3 if arguments.quick else 5
@@ -428,17 +541,22 @@ def main() -> None:
         arguments.large_mib = 64 if arguments.quick else 512
     arguments.list_local = 10_000 if arguments.quick else 100_000
     arguments.list_remote = 1_000 if arguments.quick else 10_000
+    arguments.scaling_objects = 100 if arguments.quick else 250
+    arguments.scaling_repeats = arguments.repeats
     # A terminated run still stops the emulators it started (their context managers run).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     started = time.perf_counter()
     results = asyncio.run(main_async(arguments))
     report = markdown(results, arguments)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "latest.md").write_text(report)
-    (RESULTS / "latest.json").write_text(json.dumps(results, indent=1))
-    chart(results, RESULTS / "latest.png")
+    out = arguments.output
+    (RESULTS / f"{out}.md").write_text(report)
+    (RESULTS / f"{out}.json").write_text(json.dumps(results, indent=1))
+    chart(results, RESULTS / f"{out}.png")
+    if results.get("scaling"):
+        scaling_chart(results["scaling"], RESULTS / f"{out}-scaling.png")
     print("\n" + report)
-    print(f"took {time.perf_counter() - started:.0f} s; wrote {RESULTS}/latest.md and latest.png")
+    print(f"took {time.perf_counter() - started:.0f} s; wrote {RESULTS}/{out}.md and its charts")
 
 
 if __name__ == "__main__":
