@@ -482,43 +482,47 @@ def chart(results: dict[str, Any], path: Path) -> None:
 
 
 async def main_async(arguments: argparse.Namespace) -> dict[str, Any]:
+    """Each scenario, and each backend within it, on emulators started fresh for it: an
+    emulator slowed by what an earlier scenario left in it (Azurite keeps every blob, deleted
+    ones for a while too, in memory) would measure those leftovers, or time out."""
     results: dict[str, Any] = {"overhead": [], "large": [], "listing": [], "scaling": []}
-    with (
-        tempfile.TemporaryDirectory(prefix="bucketry-bench-") as workdir,
-        emulators(arguments.backends, workdir) as endpoints,
-    ):
+    with tempfile.TemporaryDirectory(prefix="bucketry-bench-") as workdir:
         if "overhead" in arguments.scenarios:
             print("small objects: bucketry, raw SDK and peers", flush=True)
             for backend in arguments.backends:
-                results["overhead"] += await overhead(
-                    backend, endpoints, arguments.objects, arguments.repeats
-                )
+                with emulators([backend], workdir) as endpoints:
+                    results["overhead"] += await overhead(
+                        backend, endpoints, arguments.objects, arguments.repeats
+                    )
             keep(results, arguments)
-        # Listing before large objects: Azurite keeps the memory of deleted blobs for a while,
-        # and after 5 x 512 MiB it filled the 10,000-blob listing at a crawl.
         if "listing" in arguments.scenarios:
             print("listing", flush=True)
             for backend in ["memory", *arguments.backends]:
                 local = backend in ("memory", "filesystem")
                 count = arguments.list_local if local else arguments.list_remote
-                results["listing"] += await listing(backend, endpoints, count, OBSTORE.get(backend))
+                with emulators([] if backend == "memory" else [backend], workdir) as endpoints:
+                    results["listing"] += await listing(
+                        backend, endpoints, count, OBSTORE.get(backend)
+                    )
             keep(results, arguments)
         if "large" in arguments.scenarios:
             print(f"large objects: {arguments.large_mib} MiB", flush=True)
             for backend in arguments.backends:
                 for engine in [backend, *([OBSTORE[backend]] if backend in OBSTORE else [])]:
-                    results["large"].append(
-                        await large(engine, endpoints, arguments.large_mib * MiB, arguments.repeats)
-                    )
+                    with emulators([backend], workdir) as endpoints:
+                        results["large"].append(
+                            await large(
+                                engine, endpoints, arguments.large_mib * MiB, arguments.repeats
+                            )
+                        )
             keep(results, arguments)
-        # Last: Azurite slows down as the objects of the scenarios before pile up, and this one
-        # (thousands of requests at concurrency 1) would make a listing's fill time out.
         if "scaling" in arguments.scenarios:
             print(f"scaling: concurrency {', '.join(map(str, SCALING))}", flush=True)
             for backend in arguments.backends:
-                results["scaling"] += await scaling(
-                    backend, endpoints, arguments.scaling_objects, arguments.scaling_repeats
-                )
+                with emulators([backend], workdir) as endpoints:
+                    results["scaling"] += await scaling(
+                        backend, endpoints, arguments.scaling_objects, arguments.scaling_repeats
+                    )
     return results
 
 
