@@ -50,3 +50,24 @@ class Missing(ContractBase):
                 await operation()
         assert await storage.listdir(root) == (["d"], [])
         assert await storage.open(root + "d/x.txt") == b"inside"
+
+    @area("not-found")
+    async def test_a_file_is_not_a_directory(self, storage: Storage, root: str) -> None:
+        """With ``f.txt`` stored, ``f.txt/x`` names nothing: a file system cannot descend into a
+        file, an object store holds no such key; either way the name is missing."""
+        await storage.save(root + "f.txt", b"a file")
+        inside = root + "f.txt/x.txt"
+        assert not await storage.exists(inside)
+        for operation in (
+            lambda: storage.open(inside),
+            lambda: _read(storage, inside),
+            lambda: _read(storage, inside, start=1, end=3),
+            lambda: storage.stat(inside),
+            lambda: storage.size(inside),
+            lambda: storage.copy(inside, root + "copy"),
+            lambda: storage.move(inside, root + "moved"),
+        ):
+            with pytest.raises(NotFoundError):
+                await operation()
+        await storage.delete(inside)  # deleting what is not there succeeds quietly
+        assert await storage.open(root + "f.txt") == b"a file"

@@ -183,6 +183,13 @@ class FileSystemStorage(Storage):
             raise UnsafeNameError(
                 f"{name!r} resolves outside the storage root through a symbolic link; refused."
             ) from None
+        except NotADirectoryError as exc:
+            os.close(root_fd)
+            if create:
+                raise  # a file stands where the new name needs a directory: a clash
+            # A file on the way: nothing can live under it, so the name is missing, as on an
+            # object store (and not a clash, which only a write can meet).
+            raise FileNotFoundError(errno.ENOENT, "a file stands on the way", name) from exc
         except BaseException:
             os.close(root_fd)
             raise
