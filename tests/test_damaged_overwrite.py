@@ -36,6 +36,8 @@ UPLOADS: dict[str, dict[str, tuple[str, str, int]]] = {
     "azure": {"single": ("PUT", "/ow-", 10 * KiB), "staged": ("PUT", "comp=block&", 600 * KiB)},
 }
 CASES = [(backend, path) for backend, paths in UPLOADS.items() for path in paths]
+# The obstore engine speaks the same protocols; its large uploads go to a temp object first.
+CASES += [(f"{backend}+obstore", path) for backend in ("s3", "azure") for path in UPLOADS[backend]]
 
 
 @pytest.mark.parametrize(("backend_under_test", "path"), CASES, indirect=["backend_under_test"])

@@ -125,6 +125,9 @@ class S3ObstoreStorage(ObstoreStorage):
             retry_config=self._NO_RETRIES,
         )
 
+    def _etags_are_md5(self) -> bool:
+        return self.server_side_encryption not in ("aws:kms", "aws:kms:dsse")
+
     def _encode_metadata(self, metadata: Any) -> dict[str, str]:
         return encode_header_metadata(metadata)
 

@@ -15,8 +15,10 @@ create mode for a multipart upload, so a large ``save(overwrite=False)`` looks b
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
+import secrets
 from collections.abc import AsyncIterator, Mapping
 from datetime import timedelta
 from typing import Any, ClassVar
@@ -36,13 +38,14 @@ from bucketry import (
     WriteOptions,
 )
 from bucketry.content import read_ahead
-from bucketry.names import key_prefix, name_for_key
+from bucketry.names import RESERVED_PREFIX, key_prefix, name_for_key
 from bucketry_obstore.errors import obstore_errors, status_of
 
 __all__ = ["ObstoreStorage"]
 
 MiB = 1024 * 1024
 _MD5 = re.compile(r"[0-9a-f]{32}")
+_MULTIPART_MD5 = re.compile(r"[0-9a-f]{32}-[0-9]+")
 # Attributes obstore sends as headers; every other attribute is user metadata.
 _HEADER_ATTRIBUTES = {
     "Content-Disposition",
@@ -167,6 +170,10 @@ class ObstoreStorage(Storage):
             attributes["Cache-Control"] = self.cache_control
         return attributes
 
+    def _etags_are_md5(self) -> bool:
+        """Whether an ETag of 32 hex digits is the MD5 of the bytes (not under S3's KMS)."""
+        return True
+
     def _errors(self, name: str | None = None) -> Any:
         return obstore_errors(self.store_name, self.container, name)
 
@@ -199,19 +206,30 @@ class ObstoreStorage(Storage):
                     mode=mode,
                     use_multipart=False,
                 )
-            etag = _plain_etag(result.get("e_tag"))
+            etag = _plain_etag(result.get("e_tag")) if self._etags_are_md5() else None
             if etag is not None and _MD5.fullmatch(etag):
                 received: str | None = etag
             elif self.verify_uploads:
                 received = await self._received_md5(name, result.get("e_tag"))
             else:
                 return
-            if received != sent_md5:
-                if not options.overwrite and etag is not None:
+            if received == sent_md5:
+                return
+            if not options.overwrite:
+                # A new name: what the damaged request created is removed, and sent again.
+                if etag is not None:
                     await self._remove_if(name, etag)
                 raise IntegrityError(
                     f"{self.store_name} received different bytes for {name!r} than were sent."
                 )
+            # The store committed the damaged bytes over the previous version; deleting would
+            # lose both. Sending it again (the policy does) replaces the damage.
+            raise IntegrityError(
+                f"{self.store_name} stored damaged bytes for {name!r} in place of the previous "
+                "version, which the store replaced on accepting the request and which cannot be "
+                "restored here (obstore sends no Content-MD5 for the store to check); save it "
+                "again."
+            )
 
         if options.overwrite:
             await self._retrying(attempt)
@@ -228,7 +246,7 @@ class ObstoreStorage(Storage):
         if int(result.meta["size"]) != len(data):
             return False
         etag = result.meta.get("e_tag")
-        if _MD5.fullmatch(_plain_etag(etag) or ""):
+        if _MD5.fullmatch(_plain_etag(etag) or "") and self._etags_are_md5():
             return _plain_etag(etag) == sent_md5
         if self.md5_attribute is None or result.attributes.get(self.md5_attribute) != sent_md5:
             return False  # another writer's object
@@ -262,7 +280,7 @@ class ObstoreStorage(Storage):
     def _stored_md5(self, result: Any) -> str | None:
         """The MD5 the store holds for an object: its ETag where that is one, else ours."""
         etag = _plain_etag(result.meta.get("e_tag"))
-        if etag is not None and _MD5.fullmatch(etag):
+        if etag is not None and _MD5.fullmatch(etag) and self._etags_are_md5():
             return etag
         if self.md5_attribute is not None:
             value = result.attributes.get(self.md5_attribute)
@@ -282,20 +300,62 @@ class ObstoreStorage(Storage):
     async def _put_multipart(
         self, name: str, chunks: AsyncIterator[bytes], options: WriteOptions
     ) -> None:
-        # obstore uploads the parts (each under its own requests) and aborts the upload if the
-        # source fails; a multipart upload is not resent whole by the policy: its source is a
-        # stream that has been consumed.
-        with self._errors(name):
-            await obstore.put_async(
-                self._store,
-                self._key(name),
-                chunks,
-                attributes=self._attributes(name, options),
-                mode="overwrite",
-                use_multipart=True,
-                chunk_size=self.part_size,
-                max_concurrency=self.max_concurrency,
-            )
+        """Upload to a hidden temp object, check it, then copy it into place inside the store.
+
+        obstore sends no Content-MD5 with a part, and a part damaged on the way is committed
+        with the rest: written straight to ``name``, an overwrite would lose the previous version
+        to damaged bytes. So the upload goes to ``.bucketry-tmp-…`` beside it (a name no listing
+        shows and no caller can use), is checked (S3: its ETag against the MD5s of the parts as
+        sent; Azure over plain HTTP: read back), and only then copied over ``name``. A failed
+        or cancelled upload is aborted by obstore; the temp object is always deleted.
+        """
+        directory, _, _ = name.rpartition("/")
+        temp = f"{directory}/" if directory else ""
+        temp += f"{RESERVED_PREFIX}{secrets.token_hex(8)}"
+        digest = _PartDigest(self.part_size)
+
+        async def hashed() -> AsyncIterator[bytes]:
+            async for chunk in chunks:
+                digest.update(chunk)
+                yield chunk
+
+        try:
+            with self._errors(name):
+                result = await obstore.put_async(
+                    self._store,
+                    self._key(temp),
+                    hashed(),
+                    attributes=self._attributes(name, options),
+                    mode="overwrite",
+                    use_multipart=True,
+                    chunk_size=self.part_size,
+                    max_concurrency=self.max_concurrency,
+                )
+            etag = _plain_etag(result.get("e_tag")) if self._etags_are_md5() else None
+            if etag is not None and _MULTIPART_MD5.fullmatch(etag):
+                intact = etag == digest.multipart_etag()
+            elif etag is not None and _MD5.fullmatch(etag):
+                intact = etag == digest.whole_md5()
+            elif self.verify_uploads:
+                intact = await self._received_md5(temp, result.get("e_tag")) == digest.whole_md5()
+            else:
+                intact = True  # nothing to compare with; over HTTPS, TLS refused damaged bytes
+            if not intact:
+                raise IntegrityError(
+                    f"{self.store_name} received damaged parts of {name!r}; nothing was replaced. "
+                    "Save it again."
+                )
+
+            async def copy() -> None:
+                with self._errors(name):
+                    await obstore.copy_async(
+                        self._store, self._key(temp), self._key(name), overwrite=True
+                    )
+
+            await self._retrying(copy)
+        finally:
+            with contextlib.suppress(Exception):
+                await self._retrying(lambda: self._delete(temp))
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -527,3 +587,35 @@ def _guess_type(name: str) -> str:
     import mimetypes
 
     return mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+class _PartDigest:
+    """The MD5 of each ``part_size`` piece of a stream as obstore cuts it into parts, and of the
+    whole: S3's ETag of a multipart object is the MD5 of the parts' MD5s, then ``-N``."""
+
+    def __init__(self, part_size: int) -> None:
+        self._part_size = part_size
+        self._parts: list[bytes] = []
+        self._part = hashlib.md5(usedforsecurity=False)
+        self._filled = 0
+        self._whole = hashlib.md5(usedforsecurity=False)
+
+    def update(self, chunk: bytes) -> None:
+        self._whole.update(chunk)
+        view = memoryview(chunk)
+        while view:
+            room = self._part_size - self._filled
+            piece, view = view[:room], view[room:]
+            self._part.update(piece)
+            self._filled += len(piece)
+            if self._filled == self._part_size:
+                self._parts.append(self._part.digest())
+                self._part, self._filled = hashlib.md5(usedforsecurity=False), 0
+
+    def multipart_etag(self) -> str:
+        parts = self._parts + ([self._part.digest()] if self._filled else [])
+        combined = hashlib.md5(b"".join(parts), usedforsecurity=False).hexdigest()
+        return f"{combined}-{len(parts)}"
+
+    def whole_md5(self) -> str:
+        return self._whole.hexdigest()
