@@ -37,17 +37,7 @@ class Missing(ContractBase):
         await storage.save(root + "d/x.txt", b"inside")
         directory = root + "d"
         assert not await storage.exists(directory)
-        for operation in (
-            lambda: storage.open(directory),
-            lambda: _read(storage, directory),
-            lambda: _read(storage, directory, start=1, end=3),
-            lambda: storage.stat(directory),
-            lambda: storage.size(directory),
-            lambda: storage.copy(directory, root + "copy"),
-            lambda: storage.move(directory, root + "moved"),
-        ):
-            with pytest.raises(NotFoundError):
-                await operation()
+        await _every_read_finds_nothing(storage, directory, root)
         assert await storage.listdir(root) == (["d"], [])
         assert await storage.open(root + "d/x.txt") == b"inside"
 
@@ -58,16 +48,21 @@ class Missing(ContractBase):
         await storage.save(root + "f.txt", b"a file")
         inside = root + "f.txt/x.txt"
         assert not await storage.exists(inside)
-        for operation in (
-            lambda: storage.open(inside),
-            lambda: _read(storage, inside),
-            lambda: _read(storage, inside, start=1, end=3),
-            lambda: storage.stat(inside),
-            lambda: storage.size(inside),
-            lambda: storage.copy(inside, root + "copy"),
-            lambda: storage.move(inside, root + "moved"),
-        ):
-            with pytest.raises(NotFoundError):
-                await operation()
+        await _every_read_finds_nothing(storage, inside, root)
         await storage.delete(inside)  # deleting what is not there succeeds quietly
         assert await storage.open(root + "f.txt") == b"a file"
+
+
+async def _every_read_finds_nothing(storage: Storage, name: str, root: str) -> None:
+    """Every operation that reads ``name`` raises :class:`NotFoundError`."""
+    for operation in (
+        lambda: storage.open(name),
+        lambda: _read(storage, name),
+        lambda: _read(storage, name, start=1, end=3),
+        lambda: storage.stat(name),
+        lambda: storage.size(name),
+        lambda: storage.copy(name, root + "copy"),
+        lambda: storage.move(name, root + "moved"),
+    ):
+        with pytest.raises(NotFoundError):
+            await operation()
