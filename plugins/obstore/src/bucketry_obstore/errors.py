@@ -65,8 +65,6 @@ def error_for(exc: BaseException, store: str, container: str, name: str | None) 
             f"{store} {container!r} does not exist; create it or fix the storage options."
         )
     if isinstance(exc, (ob.NotFoundError, FileNotFoundError)) or status == 404:
-        if code in _MISSING_CONTAINER:
-            return ConfigurationError(f"{store} {container!r} does not exist.")
         return NotFoundError(f"{subject} does not exist.")
     if isinstance(exc, (ob.AlreadyExistsError, ob.PreconditionError)) or status == 412:
         return AlreadyExistsError(f"{subject} already exists.")

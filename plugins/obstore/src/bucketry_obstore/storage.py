@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import mimetypes
 import re
 import secrets
 from collections.abc import AsyncIterator, Mapping
@@ -174,6 +175,13 @@ class ObstoreStorage(Storage):
         """Whether an ETag of 32 hex digits is the MD5 of the bytes (not under S3's KMS)."""
         return True
 
+    def _md5_etag(self, etag: object) -> str | None:
+        """``etag`` unquoted if it is the MD5 of the object's bytes, else ``None``."""
+        plain = _plain_etag(etag)
+        if plain is not None and _MD5.fullmatch(plain) and self._etags_are_md5():
+            return plain
+        return None
+
     def _errors(self, name: str | None = None) -> Any:
         return obstore_errors(self.store_name, self.container, name)
 
@@ -206,8 +214,8 @@ class ObstoreStorage(Storage):
                     mode=mode,
                     use_multipart=False,
                 )
-            etag = _plain_etag(result.get("e_tag")) if self._etags_are_md5() else None
-            if etag is not None and _MD5.fullmatch(etag):
+            etag = self._md5_etag(result.get("e_tag"))
+            if etag is not None:
                 received: str | None = etag
             elif self.verify_uploads:
                 received = await self._received_md5(name, result.get("e_tag"))
@@ -217,8 +225,9 @@ class ObstoreStorage(Storage):
                 return
             if not options.overwrite:
                 # A new name: what the damaged request created is removed, and sent again.
-                if etag is not None:
-                    await self._remove_if(name, etag)
+                stored = _plain_etag(result.get("e_tag"))
+                if stored is not None:
+                    await self._remove_if(name, stored)
                 raise IntegrityError(
                     f"{self.store_name} received different bytes for {name!r} than were sent."
                 )
@@ -246,8 +255,9 @@ class ObstoreStorage(Storage):
         if int(result.meta["size"]) != len(data):
             return False
         etag = result.meta.get("e_tag")
-        if _MD5.fullmatch(_plain_etag(etag) or "") and self._etags_are_md5():
-            return _plain_etag(etag) == sent_md5
+        md5_etag = self._md5_etag(etag)
+        if md5_etag is not None:
+            return md5_etag == sent_md5
         if self.md5_attribute is None or result.attributes.get(self.md5_attribute) != sent_md5:
             return False  # another writer's object
 
@@ -279,8 +289,8 @@ class ObstoreStorage(Storage):
 
     def _stored_md5(self, result: Any) -> str | None:
         """The MD5 the store holds for an object: its ETag where that is one, else ours."""
-        etag = _plain_etag(result.meta.get("e_tag"))
-        if etag is not None and _MD5.fullmatch(etag) and self._etags_are_md5():
+        etag = self._md5_etag(result.meta.get("e_tag"))
+        if etag is not None:
             return etag
         if self.md5_attribute is not None:
             value = result.attributes.get(self.md5_attribute)
@@ -386,7 +396,7 @@ class ObstoreStorage(Storage):
             # Not under the policy here: the core resumes a broken range read (_resuming).
             return await self._get(name, {"range": bounds})
         except Exception as exc:
-            if status_of(exc.__cause__ or exc) == 416 or _past_end(exc):
+            if _past_end(exc):
                 await self._stat(name)  # start is past the end: nothing to read
                 return None
             raise
@@ -417,7 +427,7 @@ class ObstoreStorage(Storage):
                         ) from None
                     raise
                 except Exception as exc:
-                    if status_of(exc.__cause__ or exc) == 416 or _past_end(exc):
+                    if _past_end(exc):
                         return  # the break came after the last byte
                     raise
             async for chunk in self._body(name, result, chunk_size):
@@ -578,14 +588,16 @@ def _plain_etag(etag: object) -> str | None:
 
 
 def _past_end(exc: BaseException) -> bool:
-    """obstore checks a ranged answer itself; a range starting past the end is its error."""
-    text = str(exc.__cause__ or exc)
+    """Whether a ranged GET failed because its start is at or past the end: the store's 416, or
+    obstore's own check of the range it was answered."""
+    cause = exc.__cause__ or exc
+    if status_of(cause) == 416:
+        return True
+    text = str(cause)
     return "Range" in text and ("not satisfiable" in text or "out of bounds" in text)
 
 
 def _guess_type(name: str) -> str:
-    import mimetypes
-
     return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
