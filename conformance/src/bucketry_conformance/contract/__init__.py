@@ -27,6 +27,7 @@ from bucketry_conformance.contract._base import (
     known_gap,
     requires,
 )
+from bucketry_conformance.contract.broken_reads import BrokenReads
 from bucketry_conformance.contract.concurrency import Concurrency
 from bucketry_conformance.contract.copy_move import CopyMove
 from bucketry_conformance.contract.deleting import Deleting
@@ -53,6 +54,7 @@ class StorageContract(
     Concurrency,
     Failures,
     Ranges,
+    BrokenReads,
     Listing,
     Metadata,
     CopyMove,

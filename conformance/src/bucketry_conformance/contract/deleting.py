@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from bucketry import Storage, UnsafeNameError
+from bucketry.storage import DELETE_BATCH
 from bucketry_conformance.contract._base import ContractBase, area
 
 
@@ -69,8 +70,16 @@ class Deleting(ContractBase):
 
     @area("delete")
     async def test_delete_prefix_spans_batches(self, storage: Storage, root: str) -> None:
-        """More files than one batch request takes (S3's DeleteObjects stops at 1000)."""
+        """More files than one batch request takes (S3's DeleteObjects stops at 1000): the core
+        hands the backend's ``_delete_many`` at most ``DELETE_BATCH`` names at a time."""
         count = self.delete_prefix_files
+        batches: list[int] = []
+        delete_many = storage._delete_many
+
+        async def recording(names: list[str]) -> None:
+            batches.append(len(names))
+            await delete_many(names)
+
         semaphore = asyncio.Semaphore(32)
 
         async def save(index: int) -> None:
@@ -79,5 +88,11 @@ class Deleting(ContractBase):
 
         await asyncio.gather(*(save(index) for index in range(count)))
         await storage.save(root + "keep.txt", b"keep")
-        assert await storage.delete_prefix(root + "many") == count
+        storage._delete_many = recording  # type: ignore[method-assign]
+        try:
+            assert await storage.delete_prefix(root + "many") == count
+        finally:
+            del storage._delete_many
+        assert sum(batches) == count
+        assert max(batches) <= DELETE_BATCH, f"batches of {batches} names"
         assert [info.name async for info in storage.list(root)] == [root + "keep.txt"]

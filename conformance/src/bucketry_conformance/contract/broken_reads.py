@@ -1,0 +1,127 @@
+"""Reads that break or arrive damaged part-way: the core reads again under the retry policy, and
+the backend's ``_stream`` must start exactly where it is asked to, or a resumed read would repeat
+or skip bytes without anyone noticing.
+
+The breaks are injected around the backend's own ``_stream`` (the primitive every backend
+implements), so the same test runs on any backend without a faulty network.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from bucketry import IntegrityError, RetryPolicy, Storage, UnavailableError
+from bucketry_conformance.contract._base import ContractBase, _read, area
+
+
+@dataclasses.dataclass(frozen=True)
+class _RecordingPolicy(RetryPolicy):
+    """Retries at once, and remembers which delays the core asked for."""
+
+    asked: list[int] = dataclasses.field(default_factory=list)
+
+    def delay(self, retry: int, rng: object = None) -> float:
+        self.asked.append(retry)
+        return 0.0
+
+
+@dataclasses.dataclass
+class _Reads:
+    starts: list[int] = dataclasses.field(default_factory=list)
+    """Where each read of the backend was asked to start."""
+    breaks: list[int] = dataclasses.field(default_factory=list)
+    """Where each broken read stopped: its start plus the bytes it delivered."""
+
+
+@contextmanager
+def _breaking(
+    storage: Storage, breaks: int, error: type[Exception] = UnavailableError
+) -> Iterator[_Reads]:
+    """Make the first ``breaks`` reads of ``storage`` fail after their first chunk."""
+    reads = _Reads()
+    original = storage._stream
+
+    async def broken(
+        name: str, start: int, end: int | None, chunk_size: int
+    ) -> AsyncIterator[bytes]:
+        reads.starts.append(start)
+        failing = len(reads.starts) <= breaks
+        chunks = original(name, start, end, chunk_size)
+        try:
+            async for chunk in chunks:
+                yield chunk
+                if failing:
+                    reads.breaks.append(start + len(chunk))
+                    raise error("connection reset by the contract suite")
+        finally:
+            close = getattr(chunks, "aclose", None)  # the backend's read, closed at once
+            if close is not None:
+                await close()
+
+    storage._stream = broken  # type: ignore[method-assign]
+    try:
+        yield reads
+    finally:
+        del storage._stream
+
+
+@contextmanager
+def _policy(storage: Storage, attempts: int) -> Iterator[_RecordingPolicy]:
+    saved = storage.retry
+    storage.retry = _RecordingPolicy(attempts=attempts)
+    try:
+        yield storage.retry
+    finally:
+        storage.retry = saved
+
+
+class BrokenReads(ContractBase):
+    @area("resume")
+    async def test_a_broken_ranged_read_resumes_at_the_next_byte(
+        self, storage: Storage, root: str
+    ) -> None:
+        data = secrets.token_bytes(10_000)
+        name = await storage.save(root + "resumed.bin", data)
+        before = storage.retry_stats.retries
+        with _policy(storage, attempts=3), _breaking(storage, breaks=2) as reads:
+            read = await _read(storage, name, start=100, end=9_000, chunk_size=1_000)
+        assert read == data[100:9_000], "a resumed read repeated or skipped bytes"
+        assert reads.starts == [100, *reads.breaks], "each read resumes where the last one broke"
+        assert storage.retry_stats.retries - before == 2
+
+    @area("resume")
+    async def test_a_read_that_keeps_breaking_gives_up_after_the_policy_attempts(
+        self, storage: Storage, root: str
+    ) -> None:
+        name = await storage.save(root + "flaky.bin", secrets.token_bytes(5_000))
+        with (
+            _policy(storage, attempts=3) as policy,
+            _breaking(storage, breaks=99) as reads,
+            pytest.raises(UnavailableError),
+        ):
+            await _read(storage, name, start=1, chunk_size=1_000)
+        assert len(reads.starts) == 3, f"{len(reads.starts)} reads for a policy of 3 attempts"
+        assert policy.asked == [0, 1], "each resume waits the policy's delay for its retry"
+
+    @area("resume")
+    async def test_a_damaged_whole_read_is_read_again(self, storage: Storage, root: str) -> None:
+        data = secrets.token_bytes(3 * 64 * 1024)
+        name = await storage.save(root + "damaged.bin", data)
+        with _policy(storage, attempts=3), _breaking(storage, 1, IntegrityError) as reads:
+            assert await storage.open(name) == data
+        assert reads.starts == [0, 0], "a whole read is read again from the start, never resumed"
+
+    @area("resume")
+    async def test_a_broken_whole_read_is_read_again(self, storage: Storage, root: str) -> None:
+        if storage.resumes_whole_reads:
+            pytest.skip("the backend resumes whole reads inside its own _stream")
+        data = secrets.token_bytes(3 * 64 * 1024)
+        name = await storage.save(root + "broken.bin", data)
+        with _policy(storage, attempts=3), _breaking(storage, breaks=1) as reads:
+            assert await storage.open(name) == data
+        assert reads.starts == [0, 0], "a whole read is read again from the start, never resumed"
