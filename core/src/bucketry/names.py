@@ -24,8 +24,6 @@ __all__ = [
     "alternative_name",
     "clean_name",
     "clean_prefix",
-    "key_prefix",
-    "name_for_key",
     "split_suffixes",
     "valid_filename",
 ]
@@ -179,27 +177,6 @@ def valid_filename(name: str) -> str:
     if filename in {"", ".", ".."}:
         raise UnsafeNameError(f"Could not derive a valid file name from {name!r}.")
     return _join(directory, filename)
-
-
-def key_prefix(prefix: str) -> str:
-    """A backend's ``prefix`` option as stored before every key: ``""`` or ``"a/b/"``."""
-    stripped = prefix.strip("/")
-    return stripped + "/" if stripped else ""
-
-
-def name_for_key(key: str, prefix: str) -> str | None:
-    """The name a listed object key stands for, or ``None`` if no name maps to it.
-
-    Object stores hold keys bucketry would never write (console folder markers like ``dir/``,
-    ``a//b``); listings skip them so every listed name can be opened.
-    """
-    if not key.startswith(prefix):
-        return None
-    name = key[len(prefix) :]
-    try:
-        return name if clean_name(name) == name else None
-    except UnsafeNameError:
-        return None
 
 
 def _join(directory: str, filename: str) -> str:

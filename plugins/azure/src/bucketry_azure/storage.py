@@ -38,13 +38,12 @@ from bucketry import (
     FileInfo,
     NotFoundError,
     RetryPolicy,
-    Storage,
     UnavailableError,
     WriteOptions,
 )
 from bucketry.content import BytesReader, read_ahead
 from bucketry.metadata import decode_azure_metadata, encode_azure_metadata
-from bucketry.names import key_prefix, name_for_key
+from bucketry.objectstore import ObjectStoreStorage, key_prefix, name_for_key
 from bucketry.parts import upload_parts
 from bucketry.retry import forbid_hidden_resends
 from bucketry_azure.errors import azure_errors
@@ -79,7 +78,7 @@ class _PolicyOnlyTransport(AioHttpTransport):  # type: ignore[misc]
         forbid_hidden_resends(self.session)
 
 
-class AzureStorage(Storage):
+class AzureStorage(ObjectStoreStorage):
     """Files as block blobs in one container, optionally under a name prefix.
 
     Credentials, in order of precedence: ``connection_string``; ``account_url`` with

@@ -37,12 +37,11 @@ from bucketry import (
     IntegrityError,
     NotFoundError,
     RetryPolicy,
-    Storage,
     UnavailableError,
     WriteOptions,
 )
 from bucketry.content import fixed_size_chunks, read_ahead
-from bucketry.names import key_prefix, name_for_key
+from bucketry.objectstore import ObjectStoreStorage, key_prefix, name_for_key
 from bucketry.redaction import register_secrets, secret_parts
 from bucketry.retry import forbid_hidden_resends
 from bucketry_gcs.errors import GCSResponseError, gcs_errors
@@ -77,7 +76,7 @@ class _Crc32c:
         return base64.b64encode(self._checksum.digest()).decode()
 
 
-class GCSStorage(Storage):
+class GCSStorage(ObjectStoreStorage):
     """Files as objects in one GCS bucket, optionally under a name prefix.
 
     Credentials: ``service_file`` (a path to a service-account JSON key) or ``service_info`` (its

@@ -10,7 +10,7 @@ Uploads up to ``multipart_threshold`` go in one request in obstore's create mode
 must be free, so the store itself refuses a taken name; larger ones stream through obstore's
 multipart writer, at most ``max_concurrency`` parts of ``part_size`` in flight. obstore offers no
 create mode for a multipart upload, so a large ``save(overwrite=False)`` looks before it writes
-(:meth:`Storage._claim_name`): race-free up to the threshold, check-then-write above it.
+(:meth:`ObjectStoreStorage._claim_name`): race-free up to the threshold, check-then-write above it.
 """
 
 from __future__ import annotations
@@ -35,11 +35,11 @@ from bucketry import (
     IntegrityError,
     NotFoundError,
     RetryPolicy,
-    Storage,
     WriteOptions,
 )
 from bucketry.content import read_ahead
-from bucketry.names import RESERVED_PREFIX, key_prefix, name_for_key
+from bucketry.names import RESERVED_PREFIX
+from bucketry.objectstore import ObjectStoreStorage, key_prefix, name_for_key
 from bucketry_obstore.errors import obstore_errors, status_of
 
 __all__ = ["ObstoreStorage"]
@@ -58,7 +58,7 @@ _HEADER_ATTRIBUTES = {
 }
 
 
-class ObstoreStorage(Storage):
+class ObstoreStorage(ObjectStoreStorage):
     """Files as objects in one bucket or container, through an obstore store.
 
     Subclasses build the store (:meth:`_make_store`) and say how user metadata is stored.

@@ -40,12 +40,11 @@ from bucketry import (
     IntegrityError,
     NotFoundError,
     RetryPolicy,
-    Storage,
     WriteOptions,
 )
 from bucketry.content import BytesReader, read_ahead
 from bucketry.metadata import decode_header_metadata, encode_header_metadata
-from bucketry.names import key_prefix, name_for_key
+from bucketry.objectstore import ObjectStoreStorage, key_prefix, name_for_key
 from bucketry.parts import upload_parts
 from bucketry.retry import forbid_hidden_resends
 from bucketry_s3.errors import error_code, error_for, s3_errors
@@ -85,7 +84,7 @@ class _PolicyOnlySession(AIOHTTPSession):  # type: ignore[misc]
         return session
 
 
-class S3Storage(Storage):
+class S3Storage(ObjectStoreStorage):
     """Files as objects in one S3 bucket, optionally under a key prefix.
 
     URL form: ``s3://bucket/prefix?region=eu-west-1&endpoint_url=http://127.0.0.1:9000``; every
