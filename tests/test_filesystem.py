@@ -92,14 +92,25 @@ async def test_files_are_written_with_django_permissions(storage: FileSystemStor
         assert stat.S_IMODE(os.stat(storage.path(name)).st_mode) == 0o644
 
 
+async def test_without_a_file_mode_files_stay_private(tmp_path: Path) -> None:
+    """``file_permissions_mode=None``, as Django's ``FILE_UPLOAD_PERMISSIONS = None``: the file
+    keeps the mode it was created with, readable by its owner only."""
+    async with FileSystemStorage(location=tmp_path, file_permissions_mode=None) as storage:
+        small = await storage.save("small.txt", b"x")
+        streamed = await storage.save("streamed.bin", _chunks_of(2, 512 * 1024))
+        for name in (small, streamed):
+            assert stat.S_IMODE(os.stat(storage.path(name)).st_mode) == 0o600
+
+
 async def test_directory_permissions_are_exact_and_the_umask_is_restored(tmp_path: Path) -> None:
     umask = os.umask(0o022)
     try:
         async with FileSystemStorage(
-            location=tmp_path / "root", directory_permissions_mode=0o750
+            location=tmp_path / "root", directory_permissions_mode=0o751
         ) as storage:
             await storage.save("a/b.txt", b"x")
-            assert stat.S_IMODE((tmp_path / "root" / "a").stat().st_mode) == 0o750
+            # Every bit of the mode is kept, the lowest too (no umask of any kind applies).
+            assert stat.S_IMODE((tmp_path / "root" / "a").stat().st_mode) == 0o751
             assert os.umask(0o022) == 0o022  # the process's umask is as it was
     finally:
         os.umask(umask)
@@ -474,6 +485,7 @@ async def test_no_descriptor_is_left_open(storage: FileSystemStorage) -> None:
         for failing in (
             storage.open("d/missing.txt"),
             storage.stat("d"),
+            storage.open("d"),
             storage.save("d/a.txt/under-a-file", b"x"),
             storage.copy("d/missing.txt", "x.txt"),
             storage.move("d/a.txt", "m/moved.txt"),
@@ -527,3 +539,61 @@ async def test_a_loop_of_links_is_refused_not_retried(storage: FileSystemStorage
         with pytest.raises(UnsafeNameError, match="loop"):
             await operation()
     assert storage.retry_stats.retries == 0
+
+
+async def test_path_refuses_a_name_that_leads_out_through_a_link(
+    storage: FileSystemStorage, outside: Path
+) -> None:
+    """``path()`` (Django's, for code that needs a real path) keeps the root as every
+    operation does: a link leading outside is refused, one staying inside is allowed."""
+    await storage.save("inside/file.txt", b"x")
+    root = Path(storage.location)
+    (root / "escape").symlink_to(outside)
+    (root / "alias").symlink_to(root / "inside")
+    with pytest.raises(UnsafeNameError, match="outside the storage root"):
+        storage.path("escape/secret.txt")
+    assert storage.path("alias/file.txt") == str(root / "alias" / "file.txt")
+
+
+async def test_a_root_removed_behind_its_back_is_made_and_used_again(
+    storage: FileSystemStorage,
+) -> None:
+    """The root's descriptor is kept between operations; when someone removes the directory,
+    the next save makes a new one and writes there, not into the removed one."""
+    import shutil
+
+    await storage.save("first.txt", b"1")
+    shutil.rmtree(storage.location)
+    assert await storage.save("second.txt", b"2") == "second.txt"
+    assert (Path(storage.location) / "second.txt").read_bytes() == b"2"
+    assert await storage.listdir() == ([], ["second.txt"])
+
+
+async def test_links_are_followed_forty_deep_as_the_kernel_does(
+    storage: FileSystemStorage,
+) -> None:
+    """A chain of 40 links resolves (the kernel's own limit on one lookup); 41 is a loop."""
+    from bucketry_filesystem.beneath import MAX_LINKS
+
+    await storage.save("target.txt", b"at the end")
+    root = Path(storage.location)
+    previous = "target.txt"
+    for index in range(MAX_LINKS + 1):
+        (root / f"link-{index}").symlink_to(previous)
+        previous = f"link-{index}"
+    assert await storage.open(f"link-{MAX_LINKS - 1}") == b"at the end"
+    with pytest.raises(UnsafeNameError, match="loop"):
+        await storage.open(f"link-{MAX_LINKS}")
+
+
+async def test_a_file_system_with_shorter_names_refuses_them_before_creating_anything(
+    storage: FileSystemStorage,
+) -> None:
+    """The core allows 255-byte segments; some file systems take fewer (eCryptfs: 143). Such a
+    name is refused with what to do, and the save leaves no directory behind."""
+    storage._name_max = 143  # as the root's PC_NAME_MAX would say on eCryptfs
+    with pytest.raises(UnsafeNameError, match="longer than this file system allows"):
+        await storage.save("new-dir/" + "a" * 200, b"x")
+    assert not Path(storage.location, "new-dir").exists()
+    with pytest.raises(UnsafeNameError, match="longer than this file system allows"):
+        await storage.open("b" * 144)

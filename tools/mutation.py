@@ -19,6 +19,15 @@ contract (options, ``path()``, permissions: the backend's own tests notice).
 Mutants run in copies of the packages put first on ``PYTHONPATH``, so the working tree is never
 changed and workers do not share files; bytecode is not written, so no stale ``.pyc`` can stand in
 for a mutant of the same size. The report is printed and written to ``.cache/mutation.md``.
+
+A survivor that has been read and explained is listed in ``tools/mutation-reviewed.toml`` (matched
+by target, source line and change, so moved lines keep their review): *equivalent* (no caller can
+tell), *fault* (it differs only under a race, an OS fault or a power cut that no contract test can
+stage), or *cloud* (only a backend that signs URLs or resumes whole reads reaches it: the cloud
+backends, whose contract runs need the emulators). The figure the report ends with is the share of
+behaviour-changing mutants within the suite's reach that it kills: killed, out of killed, fault
+and unexplained survivors. Review entries that no longer match a survivor are listed, so the file
+cannot keep excusing a mutant the suite now kills or that no longer exists.
 """
 
 from __future__ import annotations
@@ -35,6 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +56,8 @@ PACKAGES = {
     "bucketry_filesystem": ROOT / "plugins/filesystem/src/bucketry_filesystem",
 }
 CONTRACT = "tests/test_contract_builtin.py"
+REVIEWED = ROOT / "tools" / "mutation-reviewed.toml"
+REVIEW_KINDS = ("equivalent", "fault", "cloud")
 
 
 @dataclass(frozen=True)
@@ -94,6 +106,7 @@ TARGETS = [
             "tests/test_retry.py",
             "tests/test_memory.py",
             "tests/test_storage_core.py",
+            "tests/test_secrets.py",
         ],
     ),
     Target(
@@ -134,6 +147,8 @@ class Mutant:
     index: int  # the mutation point, in the order _points() finds them
     line: int
     description: str
+    source: str = ""  # the mutated line as written, stripped
+    function: str = ""  # the function it is in; with the line, what a review is matched by
     outcome: str = ""
     killed_by: str = ""
     seconds: float = 0.0
@@ -250,9 +265,68 @@ def _replace(parent: ast.AST, old: ast.AST, new: ast.AST) -> Callable[[], None]:
 
 def mutants_of(target: Target) -> list[Mutant]:
     source = (PACKAGES[target.package] / target.module).read_text()
+    lines = source.splitlines()
+    tree = ast.parse(source)
+    mutants = []
+    for index, (node, description, _) in enumerate(_points(tree)):
+        line = getattr(node, "lineno", 0)
+        text, function = lines[line - 1].strip(), _function_at(tree, line)
+        mutants.append(Mutant(target, index, line, description, text, function))
+    return mutants
+
+
+def _function_at(tree: ast.Module, line: int) -> str:
+    """The innermost function whose lines hold ``line``."""
+    holding = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.lineno <= line <= (node.end_lineno or node.lineno)
+    ]
+    return max(holding, key=lambda node: node.lineno).name if holding else ""
+
+
+@dataclass(frozen=True)
+class Review:
+    target: str
+    function: str
+    line: str
+    change: str
+    kind: str
+    why: str
+
+
+def load_reviews(path: Path = REVIEWED) -> list[Review]:
+    entries = tomllib.loads(path.read_text())["mutant"] if path.exists() else []
+    reviews = [Review(**entry) for entry in entries]
+    for review in reviews:
+        if review.kind not in REVIEW_KINDS:
+            raise SystemExit(f"{path.name}: kind {review.kind!r} is not one of {REVIEW_KINDS}")
+    return reviews
+
+
+def _key(mutant: Mutant) -> tuple[str, str, str, str]:
+    return (mutant.target.name, mutant.function, mutant.source, mutant.description)
+
+
+def apply_reviews(mutants: list[Mutant], reviews: list[Review]) -> list[Review]:
+    """Mark each reviewed survivor with its review's kind; return the reviews nothing matched."""
+    by_key = {(r.target, r.function, r.line, r.change): r for r in reviews}
+    used = set()
+    for mutant in mutants:
+        key = _key(mutant)
+        if mutant.outcome == "survived" and key in by_key:
+            mutant.outcome = by_key[key].kind
+            used.add(key)
+    # Stale: the mutant is gone (its line changed), or it ran and did not survive. A review of a
+    # mutant this run left out (a sample, --line) is neither.
+    targets = {m.target.name: m.target for m in mutants}
+    existing = {_key(m) for t in targets.values() for m in mutants_of(t)}
+    ran = {_key(m) for m in mutants}
     return [
-        Mutant(target, index, getattr(node, "lineno", 0), description)
-        for index, (node, description, _) in enumerate(_points(ast.parse(source)))
+        r
+        for key, r in by_key.items()
+        if r.target in targets and key not in used and (key in ran or key not in existing)
     ]
 
 
@@ -410,46 +484,53 @@ def _describe(mutant: Mutant) -> str:
     return f"{where} {mutant.description}: {mutant.outcome}{by} ({mutant.seconds:.0f} s)"
 
 
-def report(mutants: list[Mutant], elapsed: float) -> str:
+_COLUMNS = ("killed", "outside the contract", "equivalent", "cloud", "fault", "survived")
+
+
+def report(mutants: list[Mutant], elapsed: float, stale: list[Review]) -> str:
     lines = [
-        "| target | mutants | killed by the contract | outside the contract | survived "
-        "| kill rate |",
-        "|---|---|---|---|---|---|",
+        "| target | mutants | killed by the contract | noticed only by own tests | equivalent "
+        "| cloud only | fault only | unexplained survivors | kill rate |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    totals = [0, 0, 0, 0]
+    totals = [0] * (len(_COLUMNS) + 1)
     for target in TARGETS:
         mine = [m for m in mutants if m.target is target]
         if not mine:
             continue
-        counts = [
-            len(mine),
-            sum(m.outcome == "killed" for m in mine),
-            sum(m.outcome == "outside the contract" for m in mine),
-            sum(m.outcome == "survived" for m in mine),
-        ]
+        counts = [len(mine), *(sum(m.outcome == c for m in mine) for c in _COLUMNS)]
         totals = [a + b for a, b in zip(totals, counts, strict=True)]
         lines.append(_row(f"{target.package}/{target.module}", counts))
     lines.append(_row("**all**", totals))
     lines += [
         "",
-        "Kill rate: mutants the contract suite kills, out of those it is meant to see (all but",
-        "the ones only the backend's own tests notice).",
+        "Kill rate: of the mutants that change behaviour within the suite's reach (killed, fault",
+        "only, unexplained), the share the contract suite alone kills. Left out: those only the",
+        "backend's own tests notice (options, permissions, descriptors, links), equivalent ones",
+        "and those only a cloud backend reaches (see tools/mutation-reviewed.toml).",
         f"Run time {elapsed / 60:.1f} min.",
         "",
-        "Survivors (nothing notices them):",
+        "Unexplained survivors (nothing notices them, and no review says why):",
         "",
     ]
     lines += [f"- {_describe(m)}" for m in mutants if m.outcome == "survived"]
+    for kind in ("fault", "cloud", "equivalent"):
+        lines += ["", f"Reviewed as {kind} only:" if kind != "equivalent" else "Equivalent:", ""]
+        lines += [f"- {_describe(m)}" for m in mutants if m.outcome == kind]
     lines += ["", "Outside the contract (the backend's own tests notice):", ""]
     lines += [f"- {_describe(m)}" for m in mutants if m.outcome == "outside the contract"]
+    if stale:
+        lines += ["", "Reviews that match no survivor of this run (remove or update them):", ""]
+        lines += [f"- {r.target} {r.function}: `{r.line}` {r.change} ({r.kind})" for r in stale]
     return "\n".join(lines) + "\n"
 
 
 def _row(label: str, counts: list[int]) -> str:
-    total, killed, outside, survived = counts
-    seen = killed + survived
-    rate = f"{100 * killed / seen:.1f} %" if seen else "-"
-    return f"| {label} | {total} | {killed} | {outside} | {survived} | {rate} |"
+    total, killed, outside, equivalent, cloud, fault, survived = counts
+    reach = killed + fault + survived
+    rate = f"{100 * killed / reach:.1f} %" if reach else "-"
+    cells = [total, killed, outside, equivalent, cloud, fault, survived]
+    return f"| {label} | {' | '.join(map(str, cells))} | {rate} |"
 
 
 def main() -> None:
@@ -484,7 +565,8 @@ def main() -> None:
     started = time.monotonic()
     timeouts = baseline_timeouts(chosen, arguments.timeout)
     run(mutants, arguments.workers, timeouts)
-    text = report(mutants, time.monotonic() - started)
+    stale = apply_reviews(mutants, load_reviews())
+    text = report(mutants, time.monotonic() - started, stale)
     print(text)
     out = ROOT / ".cache" / "mutation.md"
     out.parent.mkdir(exist_ok=True)
