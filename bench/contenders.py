@@ -10,7 +10,7 @@ import asyncio
 import base64
 import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,9 @@ import obstore
 from azure.storage.blob import ContentSettings
 
 KEY, SECRET, REGION = "bench", "bench", "us-east-1"
+
+
+MiB = 1024 * 1024
 
 
 @dataclass
@@ -51,6 +54,37 @@ class Contender:
     async def get(self, key: str) -> bytes:
         raise NotImplementedError
 
+    # A large object, streamed both ways: each contender's own way of not holding it in memory.
+    # Those that leave these out are not in the large-object scenario.
+    large = False
+
+    async def upload(self, key: str, chunks: AsyncIterator[bytes]) -> None:
+        raise NotImplementedError
+
+    def download(self, key: str) -> AsyncIterator[bytes]:
+        raise NotImplementedError
+
+    async def remove(self, key: str) -> None:
+        raise NotImplementedError
+
+
+class _AsyncReader:
+    """An async iterator of chunks as the file object SDK uploaders read from."""
+
+    def __init__(self, chunks: AsyncIterator[bytes]) -> None:
+        self._chunks, self._left = chunks, b""
+
+    async def read(self, size: int = -1) -> bytes:
+        while size < 0 or len(self._left) < size:
+            chunk = await anext(self._chunks, None)
+            if chunk is None:
+                break
+            self._left += chunk
+        if size < 0:
+            size = len(self._left)
+        data, self._left = self._left[:size], self._left[size:]
+        return data
+
 
 class Bucketry(Contender):
     kind = "bucketry"
@@ -72,6 +106,17 @@ class Bucketry(Contender):
 
     async def get(self, key: str) -> bytes:
         return bytes(await self.storage.open(key))
+
+    large = True
+
+    async def upload(self, key: str, chunks: AsyncIterator[bytes]) -> None:
+        await self.storage.save(key, chunks, overwrite=True)
+
+    def download(self, key: str) -> AsyncIterator[bytes]:
+        return self.storage.stream(key)  # type: ignore[no-any-return]
+
+    async def remove(self, key: str) -> None:
+        await self.storage.delete(key)
 
 
 # -- S3 ------------------------------------------------------------------------------------------
@@ -117,6 +162,23 @@ class RawS3(Contender):
         async with response["Body"] as body:
             return bytes(await body.read())
 
+    large = True
+
+    async def upload(self, key: str, chunks: AsyncIterator[bytes]) -> None:
+        await self.client.upload_fileobj(_AsyncReader(chunks), "bench", key)
+
+    async def download(self, key: str) -> AsyncIterator[bytes]:
+        response = await self.client.get_object(Bucket="bench", Key=key)
+        body = response["Body"]
+        try:
+            async for chunk in body.iter_chunks(MiB):
+                yield chunk
+        finally:
+            body.close()
+
+    async def remove(self, key: str) -> None:
+        await self.client.delete_object(Bucket="bench", Key=key)
+
 
 class Fsspec(Contender):
     """A peer built on an fsspec async file system: the same two calls for each of them."""
@@ -130,7 +192,38 @@ class Fsspec(Contender):
         return bytes(await self.fs._cat_file(f"bench/{key}"))
 
 
-class S3fs(Fsspec):
+class _SyncFilesInThreads(Fsspec):
+    """For an fsspec peer without async files: its own file objects, written and read from a
+    worker thread (how a user streams a large object through it without blocking the loop)."""
+
+    large = True
+
+    def _sync_fs(self) -> Any:
+        raise NotImplementedError
+
+    async def upload(self, key: str, chunks: AsyncIterator[bytes]) -> None:
+        fs = self._sync_fs()
+        file = await asyncio.to_thread(fs.open, f"bench/{key}", "wb")
+        try:
+            async for chunk in chunks:
+                await asyncio.to_thread(file.write, chunk)
+        finally:
+            await asyncio.to_thread(file.close)
+
+    async def download(self, key: str) -> AsyncIterator[bytes]:
+        fs = self._sync_fs()
+        file = await asyncio.to_thread(fs.open, f"bench/{key}", "rb")
+        try:
+            while chunk := await asyncio.to_thread(file.read, MiB):
+                yield chunk
+        finally:
+            await asyncio.to_thread(file.close)
+
+    async def remove(self, key: str) -> None:
+        await asyncio.to_thread(self._sync_fs().rm_file, f"bench/{key}")
+
+
+class S3fs(_SyncFilesInThreads):
     name = "s3fs"
 
     def __init__(self, endpoint: str) -> None:
@@ -152,6 +245,16 @@ class S3fs(Fsspec):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.session.close()
+
+    def _sync_fs(self) -> Any:
+        import s3fs
+
+        return s3fs.S3FileSystem(
+            key=KEY,
+            secret=SECRET,
+            endpoint_url=self.endpoint,
+            client_kwargs={"region_name": REGION},
+        )
 
 
 class Obstore(Contender):
@@ -175,6 +278,19 @@ class Obstore(Contender):
     async def get(self, key: str) -> bytes:
         result = await obstore.get_async(self.store, key)
         return bytes(await result.bytes_async())
+
+    large = True
+
+    async def upload(self, key: str, chunks: AsyncIterator[bytes]) -> None:
+        await obstore.put_async(self.store, key, chunks)
+
+    async def download(self, key: str) -> AsyncIterator[bytes]:
+        result = await obstore.get_async(self.store, key)
+        async for chunk in result.stream(min_chunk_size=MiB):
+            yield bytes(chunk)
+
+    async def remove(self, key: str) -> None:
+        await obstore.delete_async(self.store, key)
 
 
 # -- GCS -----------------------------------------------------------------------------------------
@@ -220,7 +336,7 @@ class RawGCS(Contender):
         return bytes(await self.storage.download("bench", key))
 
 
-class Gcsfs(Fsspec):
+class Gcsfs(_SyncFilesInThreads):
     name = "gcsfs"
 
     def __init__(self, endpoint: str) -> None:
@@ -238,6 +354,11 @@ class Gcsfs(Fsspec):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.session.close()
+
+    def _sync_fs(self) -> Any:
+        from gcsfs.core import GCSFileSystem
+
+        return GCSFileSystem(endpoint_url=self.endpoint, token="anon")
 
 
 # -- Azure ---------------------------------------------------------------------------------------
@@ -275,6 +396,23 @@ class RawAzure(Contender):
         downloader = await self.client.download_blob(key, validate_content=True)
         return bytes(await downloader.readall())
 
+    large = True
+
+    async def upload(self, key: str, chunks: AsyncIterator[bytes]) -> None:
+        await self.client.upload_blob(
+            key, chunks, overwrite=True, validate_content=True, max_concurrency=4
+        )
+
+    async def download(self, key: str) -> AsyncIterator[bytes]:
+        # chunks() is the SDK's streaming read: one range after another (its parallel reads
+        # need a seekable file to write ranges into out of order).
+        downloader = await self.client.download_blob(key, validate_content=True)
+        async for chunk in downloader.chunks():
+            yield chunk
+
+    async def remove(self, key: str) -> None:
+        await self.client.delete_blob(key)
+
 
 class ObstoreAzure(Contender):
     name = "obstore"
@@ -298,8 +436,21 @@ class ObstoreAzure(Contender):
         result = await obstore.get_async(self.store, key)
         return bytes(await result.bytes_async())
 
+    large = True
 
-class Adlfs(Fsspec):
+    async def upload(self, key: str, chunks: AsyncIterator[bytes]) -> None:
+        await obstore.put_async(self.store, key, chunks)
+
+    async def download(self, key: str) -> AsyncIterator[bytes]:
+        result = await obstore.get_async(self.store, key)
+        async for chunk in result.stream(min_chunk_size=MiB):
+            yield bytes(chunk)
+
+    async def remove(self, key: str) -> None:
+        await obstore.delete_async(self.store, key)
+
+
+class Adlfs(_SyncFilesInThreads):
     name = "adlfs"
 
     def __init__(self, connection_string: str) -> None:
@@ -324,6 +475,11 @@ class Adlfs(Fsspec):
         for finalizer in list(weakref.finalize._registry):  # type: ignore[attr-defined]
             if (finalizer.peek() or (None,))[0] is self.fs:
                 finalizer.detach()
+
+    def _sync_fs(self) -> Any:
+        import adlfs
+
+        return adlfs.AzureBlobFileSystem(connection_string=self.connection_string)
 
 
 # -- the local disk ------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from contenders import KEY, REGION, SECRET, Endpoints, bucketry_storage
+from contenders import KEY, REGION, SECRET, Bucketry, Contender, Endpoints, bucketry_storage
 
 from tests.emulators import (
     azurite_server,
@@ -93,14 +93,24 @@ async def digest(size: int, block: bytes) -> bytes:
 
 
 async def measure(storage: Any, size: int, block: bytes | None = None) -> dict[str, float]:
+    """One bucketry storage's large save and read back."""
+    return await measure_transfer(Bucketry("bucketry", lambda: storage), size, block)
+
+
+async def measure_transfer(
+    contender: Contender, size: int, block: bytes | None = None
+) -> dict[str, float]:
+    """Upload ``size`` bytes as an async stream, read them back as one, check every byte."""
     block = block or os.urandom(MiB)
     expected = await digest(size, block)
-    async with storage:
-        await storage.exists("warm-up")  # the client and its pools exist before measuring
+    async with contender:
+        # The client and its pools exist before measuring.
+        await contender.upload("bench/warm-up.bin", stream(MiB, block))
+        await contender.remove("bench/warm-up.bin")
         baseline = _status_kib("VmRSS")
         reset_peak()
         started = time.perf_counter()
-        name = await storage.save("bench/large.bin", stream(size, block), overwrite=True)
+        await contender.upload("bench/large.bin", stream(size, block))
         upload_seconds = time.perf_counter() - started
         upload_peak = _status_kib("VmHWM") - baseline
 
@@ -108,12 +118,12 @@ async def measure(storage: Any, size: int, block: bytes | None = None) -> dict[s
         baseline = _status_kib("VmRSS")
         reset_peak()
         started = time.perf_counter()
-        async for chunk in storage.stream(name):
+        async for chunk in contender.download("bench/large.bin"):
             received.update(chunk)
         download_seconds = time.perf_counter() - started
         download_peak = _status_kib("VmHWM") - baseline
-        assert received.digest() == expected, "the bytes read back differ from those sent"
-        await storage.delete(name)
+        assert received.digest() == expected, f"{contender.name}: the bytes read back differ"
+        await contender.remove("bench/large.bin")
     return {
         "size_mib": size / MiB,
         "upload_mb_s": size / 1e6 / upload_seconds,

@@ -29,9 +29,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from contenders import Contender, Endpoints, bucketry_storage, contenders
-from large_upload_rss import create_bench_bucket, moto_process
-from large_upload_rss import measure as measure_large
+from contenders import Bucketry, Contender, Endpoints, bucketry_storage, contenders
+from large_upload_rss import create_bench_bucket, measure_transfer, moto_process
 from large_upload_rss import stream as stream_large
 
 from tests.emulators import azurite_server, fake_gcs_server
@@ -245,32 +244,50 @@ def scaling_chart(rows: list[dict[str, Any]], path: Path) -> None:
 # -- scenario 3: large objects -------------------------------------------------------------------
 
 
-async def large(backend: str, endpoints: Endpoints, size: int, repeats: int) -> dict[str, Any]:
-    """Medians of the throughputs over ``repeats`` runs; the largest memory growth of any run.
+async def large(backend: str, workdir: str, size: int, repeats: int) -> list[dict[str, Any]]:
+    """bucketry (and its obstore engine), the raw SDK and the peers that can stream a large
+    object, in turns, each sample on an emulator started for it (Azurite keeps deleted blobs in
+    memory for a while: a shared one would slow whoever comes later). Medians of the
+    throughputs over ``repeats`` runs; the largest memory growth of any run.
 
     On the file system bucketry and the raw ``os.write`` ceiling take turns, so both see the
     same state of the page cache and of the disk's write-back."""
     block = os.urandom(MiB)
-    samples: list[dict[str, float]] = []
+    samples: dict[tuple[str, str], list[dict[str, float]]] = {}
     for _ in range(repeats):
-        sample = await measure_large(bucketry_storage(backend, endpoints), size, block)
+        with emulators([backend], workdir) as endpoints:
+            names = [c.name for c in _large_contenders(backend, endpoints)]
+        for name in names:
+            with emulators([backend], workdir) as endpoints:
+                contender = next(c for c in _large_contenders(backend, endpoints) if c.name == name)
+                sample = await measure_transfer(contender, size, block)
+                if backend == "filesystem":
+                    raw = Path(endpoints.workdir) / "raw.bin"
+                    sample["raw_os_write_mb_s"] = await raw_os_write(raw, size, block)
+            samples.setdefault((name, contender.kind), []).append(sample)
+    rows = []
+    for (name, kind), runs in samples.items():
+        row: dict[str, Any] = {"backend": backend, "contender": name, "kind": kind}
+        row["repeats"] = len(runs)
+        for key in runs[0]:
+            values = [run[key] for run in runs]
+            row[key] = max(values) if "rss" in key else statistics.median(values)
         if backend == "filesystem":
-            raw = Path(endpoints.workdir) / "raw.bin"
-            sample["raw_os_write_mb_s"] = await raw_os_write(raw, size, block)
-        samples.append(sample)
-    row: dict[str, Any] = {"backend": backend, "repeats": repeats}
-    for key in samples[0]:
-        values = [sample[key] for sample in samples]
-        row[key] = max(values) if "rss" in key else statistics.median(values)
+            row["vs_raw_os"] = row["upload_mb_s"] / row["raw_os_write_mb_s"]
+        print(
+            f"  {backend:10} {name:32} up {row['upload_mb_s']:7.1f} MB/s "
+            f"(+{row['upload_peak_rss_growth_mib']:.1f} MiB)  down {row['download_mb_s']:7.1f} "
+            f"MB/s (+{row['download_peak_rss_growth_mib']:.1f} MiB)",
+            flush=True,
+        )
+        rows.append(row)
+    return rows
+
+
+def _large_contenders(backend: str, endpoints: Endpoints) -> list[Contender]:
     if backend == "filesystem":
-        row["vs_raw_os"] = row["upload_mb_s"] / row["raw_os_write_mb_s"]
-    print(
-        f"  {backend:10} up {row['upload_mb_s']:7.1f} MB/s (+{row['upload_peak_rss_growth_mib']:.1f} MiB)"
-        f"  down {row['download_mb_s']:7.1f} MB/s (+{row['download_peak_rss_growth_mib']:.1f} MiB)"
-        + (f"  raw os.write {row['raw_os_write_mb_s']:.1f} MB/s" if "vs_raw_os" in row else ""),
-        flush=True,
-    )
-    return row
+        return [Bucketry("bucketry", lambda: bucketry_storage(backend, endpoints))]
+    return [c for c in contenders(backend, endpoints) if c.large]
 
 
 async def raw_os_write(path: Path, size: int, block: bytes) -> float:
@@ -407,13 +424,15 @@ def markdown(results: dict[str, Any], arguments: argparse.Namespace) -> str:
             "*vs raw os.write*: bucketry's upload / the same stream written with `os.write` "
             "on the event-loop thread and fsynced, runs taken in turns).",
             "",
-            "| backend | upload MB/s | upload peak RSS growth MiB | download MB/s | download peak RSS growth MiB | vs raw os.write |",
-            "|---|---|---|---|---|---|",
+            "| backend | contender | upload MB/s | upload peak RSS growth MiB | download MB/s | download peak RSS growth MiB | vs raw os.write |",
+            "|---|---|---|---|---|---|---|",
         ]
         for row in results["large"]:
             versus = f"{row['vs_raw_os']:.2f}" if "vs_raw_os" in row else ""
+            who = row.get("contender", row["backend"])
+            who += " (raw SDK)" if row.get("kind") == "raw" else ""
             lines.append(
-                f"| {row['backend']} | {row['upload_mb_s']:.1f} | {row['upload_peak_rss_growth_mib']:.1f} "
+                f"| {row['backend']} | {who} | {row['upload_mb_s']:.1f} | {row['upload_peak_rss_growth_mib']:.1f} "
                 f"| {row['download_mb_s']:.1f} | {row['download_peak_rss_growth_mib']:.1f} | {versus} |"
             )
         lines.append("")
@@ -508,14 +527,10 @@ async def main_async(arguments: argparse.Namespace) -> dict[str, Any]:
         if "large" in arguments.scenarios:
             print(f"large objects: {arguments.large_mib} MiB", flush=True)
             for backend in arguments.backends:
-                for engine in [backend, *([OBSTORE[backend]] if backend in OBSTORE else [])]:
-                    with emulators([backend], workdir) as endpoints:
-                        results["large"].append(
-                            await large(
-                                engine, endpoints, arguments.large_mib * MiB, arguments.repeats
-                            )
-                        )
-            keep(results, arguments)
+                results["large"] += await large(
+                    backend, workdir, arguments.large_mib * MiB, arguments.repeats
+                )
+                keep(results, arguments)
         if "scaling" in arguments.scenarios:
             print(f"scaling: concurrency {', '.join(map(str, SCALING))}", flush=True)
             for backend in arguments.backends:
