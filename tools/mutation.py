@@ -149,6 +149,7 @@ class Mutant:
     description: str
     source: str = ""  # the mutated line as written, stripped
     function: str = ""  # the function it is in; with the line, what a review is matched by
+    occurrence: int = 0  # how many mutants before it share its function, line and change
     outcome: str = ""
     killed_by: str = ""
     seconds: float = 0.0
@@ -267,11 +268,14 @@ def mutants_of(target: Target) -> list[Mutant]:
     source = (PACKAGES[target.package] / target.module).read_text()
     lines = source.splitlines()
     tree = ast.parse(source)
-    mutants = []
+    mutants: list[Mutant] = []
+    seen: dict[tuple[str, str, str], int] = {}
     for index, (node, description, _) in enumerate(_points(tree)):
         line = getattr(node, "lineno", 0)
         text, function = lines[line - 1].strip(), _function_at(tree, line)
-        mutants.append(Mutant(target, index, line, description, text, function))
+        occurrence = seen.get((function, text, description), 0)
+        seen[(function, text, description)] = occurrence + 1
+        mutants.append(Mutant(target, index, line, description, text, function, occurrence))
     return mutants
 
 
@@ -294,6 +298,7 @@ class Review:
     change: str
     kind: str
     why: str
+    occurrence: int = 0  # for a line written twice in one function: which one
 
 
 def load_reviews(path: Path = REVIEWED) -> list[Review]:
@@ -305,13 +310,14 @@ def load_reviews(path: Path = REVIEWED) -> list[Review]:
     return reviews
 
 
-def _key(mutant: Mutant) -> tuple[str, str, str, str]:
-    return (mutant.target.name, mutant.function, mutant.source, mutant.description)
+def _key(mutant: Mutant) -> tuple[str, str, str, str, int]:
+    target, where = mutant.target.name, mutant.function
+    return (target, where, mutant.source, mutant.description, mutant.occurrence)
 
 
 def apply_reviews(mutants: list[Mutant], reviews: list[Review]) -> list[Review]:
     """Mark each reviewed survivor with its review's kind; return the reviews nothing matched."""
-    by_key = {(r.target, r.function, r.line, r.change): r for r in reviews}
+    by_key = {(r.target, r.function, r.line, r.change, r.occurrence): r for r in reviews}
     used = set()
     for mutant in mutants:
         key = _key(mutant)
