@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import difflib
 import inspect
 import typing
@@ -349,11 +350,14 @@ class Storage:
         size = chunk_size or DEFAULT_CHUNK_SIZE
         await self._ensure_connected()
         if first == 0 and end is None and self.resumes_whole_reads:
-            async for chunk in self._stream(name, 0, None, size):
+            chunks = self._stream(name, 0, None, size)
+        else:
+            chunks = self._resuming(lambda at: self._stream(name, at, end, size), first)
+        # A reader that stops early closes the backend's read now (its file, its connection, the
+        # ranges it has in flight), not whenever the garbage collector finds it.
+        async with _closing(chunks):
+            async for chunk in chunks:
                 yield chunk
-            return
-        async for chunk in self._resuming(lambda at: self._stream(name, at, end, size), first):
-            yield chunk
 
     async def _resuming(
         self, read_from: Callable[[int], AsyncIterator[bytes]], start: int = 0
@@ -363,9 +367,10 @@ class Storage:
         position, resumes = start, 0
         while True:
             try:
-                async for chunk in read_from(position):
-                    position += len(chunk)
-                    yield chunk
+                async with _closing(read_from(position)) as chunks:
+                    async for chunk in chunks:
+                        position += len(chunk)
+                        yield chunk
                 return
             except UnavailableError:
                 resumes += 1
@@ -569,6 +574,17 @@ class Storage:
 
     async def _signed_url(self, name: str, expires: int, method: str) -> str:
         raise UnsupportedError(f"{type(self).__name__} does not implement signed_url().")
+
+
+@contextlib.asynccontextmanager
+async def _closing(chunks: AsyncIterator[bytes]) -> AsyncIterator[AsyncIterator[bytes]]:
+    """``contextlib.aclosing`` for any async iterator: one without ``aclose`` is left alone."""
+    try:
+        yield chunks
+    finally:
+        close = getattr(chunks, "aclose", None)
+        if close is not None:
+            await close()
 
 
 _TRUE = {"1", "true", "yes", "on"}

@@ -125,3 +125,37 @@ class BrokenReads(ContractBase):
         with _policy(storage, attempts=3), _breaking(storage, breaks=1) as reads:
             assert await storage.open(name) == data
         assert reads.starts == [0, 0], "a whole read is read again from the start, never resumed"
+
+    @area("resume")
+    async def test_a_read_abandoned_early_closes_the_backend_read_at_once(
+        self, storage: Storage, root: str
+    ) -> None:
+        """A client that goes away mid-download: closing the stream closes the backend's read
+        (a file, a connection, ranges in flight) there and then, not at garbage collection."""
+        name = await storage.save(root + "abandoned.bin", secrets.token_bytes(10_000))
+        closed: list[bool] = []
+        original = storage._stream
+
+        async def watched(
+            name: str, start: int, end: int | None, chunk_size: int
+        ) -> AsyncIterator[bytes]:
+            chunks = original(name, start, end, chunk_size)
+            try:
+                async for chunk in chunks:
+                    yield chunk
+            finally:
+                closed.append(True)
+                close = getattr(chunks, "aclose", None)
+                if close is not None:
+                    await close()
+
+        storage._stream = watched  # type: ignore[method-assign]
+        try:
+            for options in ({}, {"start": 10}):
+                closed.clear()
+                chunks = storage.stream(name, chunk_size=1_000, **options)
+                await anext(chunks)
+                await chunks.aclose()  # type: ignore[attr-defined]
+                assert closed == [True], f"the backend's read is still open ({options})"
+        finally:
+            del storage._stream
