@@ -13,6 +13,7 @@ import asyncio
 import hashlib
 import mimetypes
 import secrets
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
@@ -33,16 +34,18 @@ from azure.storage.blob import (
 from azure.storage.blob.aio import BlobPrefix, BlobServiceClient, ContainerClient
 
 from bucketry import (
+    AlreadyExistsError,
     Capability,
     ConfigurationError,
     FileInfo,
+    IntegrityError,
     NotFoundError,
     RetryPolicy,
     UnavailableError,
     WriteOptions,
 )
+from bucketry.azure import decode_azure_metadata, encode_azure_metadata, parse_connection_string
 from bucketry.content import BytesReader, read_ahead
-from bucketry.metadata import decode_azure_metadata, encode_azure_metadata
 from bucketry.objectstore import ObjectStoreStorage, key_prefix, name_for_key
 from bucketry.parts import upload_parts
 from bucketry.retry import forbid_hidden_resends
@@ -53,21 +56,14 @@ __all__ = ["AzureStorage"]
 T = TypeVar("T")
 
 MiB = 1024 * 1024
+READ_PART = 4 * MiB
+"""Bytes per ranged read: the most Azure sends with a Content-MD5 of the range."""
 _SAS_PERMISSIONS = {
     "GET": BlobSasPermissions(read=True),
     "HEAD": BlobSasPermissions(read=True),
     "PUT": BlobSasPermissions(write=True, create=True),
     "DELETE": BlobSasPermissions(delete=True),
 }
-
-
-def _parse_connection_string(connection_string: str) -> dict[str, str]:
-    parts = {}
-    for item in connection_string.split(";"):
-        key, separator, value = item.partition("=")
-        if separator:
-            parts[key.strip()] = value.strip()
-    return parts
 
 
 class _PolicyOnlyTransport(AioHttpTransport):  # type: ignore[misc]
@@ -158,7 +154,7 @@ class AzureStorage(ObjectStoreStorage):
     def _resolve_account(self) -> tuple[str, str | None, str | None]:
         """The blob endpoint, account name and key, from whichever options were given."""
         if self.connection_string:
-            parts = _parse_connection_string(self.connection_string)
+            parts = parse_connection_string(self.connection_string)
             name = parts.get("AccountName") or self.account_name
             endpoint = parts.get("BlobEndpoint")
             if not endpoint:
@@ -375,29 +371,70 @@ class AzureStorage(ObjectStoreStorage):
     async def _stream(
         self, name: str, start: int, end: int | None, chunk_size: int
     ) -> AsyncIterator[bytes]:
+        """Read the first range, then the rest as ranges of ``READ_PART`` bytes, up to
+        ``max_concurrency`` in flight, yielded in order.
+
+        The SDK's downloader asks for one range after another, so a large read waited for every
+        round trip in turn (82 MB/s from Azurite, against 465 for obstore's parallel reads). Each
+        range carries a Content-MD5 the SDK checks, and names the first range's ETag, so a blob
+        replaced during the read is never stitched from two versions.
+        """
         if end is not None and end <= start:
             await self._stat(name)
             return
         blob = self._container.get_blob_client(self._key(name))
-        length = None if end is None else end - start
+        length = READ_PART if end is None else min(READ_PART, end - start)
         try:
             with azure_errors(self.container, name):
-                downloader = await blob.download_blob(
-                    offset=start if start or length is not None else None,
-                    length=length,
-                    validate_content=True,  # a Content-MD5 for every range read (4 MiB each)
-                )
+                first = await blob.download_blob(offset=start, length=length, validate_content=True)
         except Exception as exc:
             cause = exc.__cause__
             if isinstance(cause, HttpResponseError) and cause.status_code == 416:
                 await self._stat(name)  # start is past the end: nothing to read
                 return
             raise
-        with azure_errors(self.container, name):
-            async for piece in downloader.chunks():
-                view = memoryview(piece)
+        etag = first.properties.etag
+        content_range = first.properties.content_range  # "bytes 0-4194303/536870912"
+        total = int(content_range.rsplit("/", 1)[1]) if content_range else start + first.size
+        stop = total if end is None else min(end, total)
+
+        async def fetch(offset: int) -> bytes:
+            try:
+                with azure_errors(self.container, name):
+                    part = await blob.download_blob(
+                        offset=offset,
+                        length=min(READ_PART, stop - offset),
+                        validate_content=True,
+                        etag=etag,
+                        match_condition=MatchConditions.IfNotModified,
+                    )
+                    return await part.readall()
+            except AlreadyExistsError as exc:  # 412: the ETag no longer matches
+                raise IntegrityError(
+                    f"{name!r} was replaced while it was being read; read it again."
+                ) from exc
+
+        ahead: deque[asyncio.Task[bytes]] = deque()
+        offsets = iter(range(start + length, stop, READ_PART))
+        try:
+            with azure_errors(self.container, name):
+                data = await first.readall()
+            while True:
+                for offset in offsets:  # keep the window full while this range is yielded
+                    ahead.append(asyncio.ensure_future(fetch(offset)))
+                    if len(ahead) >= self.max_concurrency:
+                        break
+                view = memoryview(data)
                 for offset in range(0, len(view), chunk_size):
                     yield bytes(view[offset : offset + chunk_size])
+                if not ahead:
+                    return
+                data = await ahead.popleft()
+        finally:
+            for task in ahead:
+                task.cancel()
+            if ahead:
+                await asyncio.gather(*ahead, return_exceptions=True)
 
     async def _stat(self, name: str) -> FileInfo:
         blob = self._container.get_blob_client(self._key(name))

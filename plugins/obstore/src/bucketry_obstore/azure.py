@@ -14,7 +14,12 @@ from urllib.parse import quote, urlencode
 from obstore.store import AzureStore
 
 from bucketry import Capability, ConfigurationError
-from bucketry.metadata import CONTENT_MD5_KEY, decode_azure_metadata, encode_azure_metadata
+from bucketry.azure import (
+    CONTENT_MD5_KEY,
+    decode_azure_metadata,
+    encode_azure_metadata,
+    parse_connection_string,
+)
 from bucketry_obstore.storage import MiB, ObstoreStorage
 
 __all__ = ["AzureObstoreStorage"]
@@ -78,7 +83,7 @@ class AzureObstoreStorage(ObstoreStorage):
         )
         self.connection_string = connection_string
         if connection_string is not None:
-            parts = _connection_string_parts(connection_string)
+            parts = parse_connection_string(connection_string)
             account_name = account_name or parts.get("AccountName")
             account_key = account_key or parts.get("AccountKey")
             sas_token = sas_token or parts.get("SharedAccessSignature")
@@ -153,12 +158,3 @@ class AzureObstoreStorage(ObstoreStorage):
 
 _SAS_VERSION = "2023-11-03"
 _SAS_PERMISSIONS = {"GET": "r", "HEAD": "r", "PUT": "cw", "DELETE": "d"}
-
-
-def _connection_string_parts(connection_string: str) -> dict[str, str]:
-    parts = {}
-    for item in connection_string.split(";"):
-        key, sep, value = item.partition("=")
-        if sep:
-            parts[key.strip()] = value.strip()
-    return parts
