@@ -36,6 +36,7 @@ import argparse
 import ast
 import concurrent.futures
 import contextlib
+import json
 import os
 import random
 import shutil
@@ -555,7 +556,15 @@ def main() -> None:
         metavar="TARGET=N",
         help="a random sample of N mutants of TARGET (seeded: the same N mutants every time)",
     )
+    parser.add_argument(
+        "--report",
+        action="store_true",
+        help="no run: apply tools/mutation-reviewed.toml to the last run's outcomes again",
+    )
     arguments = parser.parse_args()
+    if arguments.report:
+        write_report(*reload_outcomes())
+        return
     chosen = [t for t in TARGETS if not arguments.target or t.name in arguments.target]
     mutants: list[Mutant] = []
     for target in chosen:
@@ -571,12 +580,44 @@ def main() -> None:
     started = time.monotonic()
     timeouts = baseline_timeouts(chosen, arguments.timeout)
     run(mutants, arguments.workers, timeouts)
+    elapsed = time.monotonic() - started
+    OUTCOMES.parent.mkdir(exist_ok=True)
+    OUTCOMES.write_text(json.dumps({"elapsed": elapsed, "mutants": [_saved(m) for m in mutants]}))
+    write_report(mutants, elapsed)
+
+
+OUTCOMES = ROOT / ".cache" / "mutation.json"
+"""The last run's outcomes, before reviews: ``--report`` applies the reviews to them again."""
+
+
+def _saved(mutant: Mutant) -> dict[str, object]:
+    return {
+        "target": mutant.target.name,
+        "index": mutant.index,
+        "outcome": mutant.outcome,
+        "killed_by": mutant.killed_by,
+        "seconds": mutant.seconds,
+    }
+
+
+def reload_outcomes() -> tuple[list[Mutant], float]:
+    """The last run's mutants as they ran (the source must not have changed since)."""
+    saved = json.loads(OUTCOMES.read_text())
+    by_name = {t.name: {m.index: m for m in mutants_of(t)} for t in TARGETS}
+    mutants = []
+    for entry in saved["mutants"]:
+        mutant = by_name[entry["target"]][entry["index"]]
+        mutant.outcome, mutant.killed_by = entry["outcome"], entry["killed_by"]
+        mutant.seconds = entry["seconds"]
+        mutants.append(mutant)
+    return mutants, saved["elapsed"]
+
+
+def write_report(mutants: list[Mutant], elapsed: float) -> None:
     stale = apply_reviews(mutants, load_reviews())
-    text = report(mutants, time.monotonic() - started, stale)
+    text = report(mutants, elapsed, stale)
     print(text)
-    out = ROOT / ".cache" / "mutation.md"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(text)
+    (ROOT / ".cache" / "mutation.md").write_text(text)
 
 
 if __name__ == "__main__":
