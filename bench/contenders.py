@@ -414,7 +414,9 @@ class RawAzure(Contender):
         await self.client.delete_blob(key)
 
 
-class ObstoreAzure(Contender):
+class ObstoreAzure(Obstore):
+    """The same calls as :class:`Obstore`, on an Azure store."""
+
     name = "obstore"
 
     def __init__(self, connection_string: str) -> None:
@@ -428,26 +430,6 @@ class ObstoreAzure(Contender):
             endpoint=parts["BlobEndpoint"],
             client_options={"allow_http": True},
         )
-
-    async def put(self, key: str, data: bytes) -> None:
-        await obstore.put_async(self.store, key, data)
-
-    async def get(self, key: str) -> bytes:
-        result = await obstore.get_async(self.store, key)
-        return bytes(await result.bytes_async())
-
-    large = True
-
-    async def upload(self, key: str, chunks: AsyncIterator[bytes]) -> None:
-        await obstore.put_async(self.store, key, chunks)
-
-    async def download(self, key: str) -> AsyncIterator[bytes]:
-        result = await obstore.get_async(self.store, key)
-        async for chunk in result.stream(min_chunk_size=MiB):
-            yield bytes(chunk)
-
-    async def remove(self, key: str) -> None:
-        await obstore.delete_async(self.store, key)
 
 
 class Adlfs(_SyncFilesInThreads):

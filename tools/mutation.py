@@ -410,7 +410,13 @@ class Worker:
         for line in result.stdout.splitlines():
             if line.startswith(("FAILED ", "ERROR ")):
                 return line.split(" ", 2)[1].split("::", 1)[-1]
-        return f"exit {result.returncode}"
+        # No test failed, yet pytest did not pass: it was interrupted, or could not collect or
+        # start (a module the worker's copy lacks: the working tree changed during the run).
+        # That is no verdict on the mutant; counting it as one once excused 15 survivors.
+        raise RuntimeError(
+            f"pytest exited {result.returncode} with no failing test; the working tree must "
+            f"not change during a run:\n{result.stdout[-2000:]}"
+        )
 
     def close(self) -> None:
         if self._process is not None:
