@@ -15,6 +15,7 @@ create mode for a multipart upload, so a large ``save(overwrite=False)`` looks b
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import mimetypes
@@ -412,7 +413,7 @@ class ObstoreStorage(ObjectStoreStorage):
                 result = await self._get(name, {})  # a failure is resumed below, under the policy
                 first["etag"] = result.meta.get("e_tag")
                 first["md5"] = self._stored_md5(result)
-                first["hash"] = hashlib.md5(usedforsecurity=False)
+                first["hash"] = _OverlappedMD5()
             else:
                 options: dict[str, Any] = {"range": {"offset": position}}
                 if first["etag"]:
@@ -432,12 +433,12 @@ class ObstoreStorage(ObjectStoreStorage):
                     raise
             async for chunk in self._body(name, result, chunk_size):
                 if first["md5"] is not None:
-                    first["hash"].update(chunk)
+                    await first["hash"].update(chunk)
                 yield chunk
 
         async for chunk in self._resuming(read_from):
             yield chunk
-        if first.get("md5") is not None and first["hash"].hexdigest() != first["md5"]:
+        if first.get("md5") is not None and await first["hash"].hexdigest() != first["md5"]:
             raise IntegrityError(
                 f"The bytes of {name!r} read from {self.store_name} do not match its MD5."
             )
@@ -631,3 +632,36 @@ class _PartDigest:
 
     def whole_md5(self) -> str:
         return self._whole.hexdigest()
+
+
+class _OverlappedMD5:
+    """The MD5 of a read, a large chunk hashed on a worker thread while the next one arrives.
+
+    hashlib lets go of the GIL on large buffers, so with two cores checking costs little time:
+    hashed inline, a 512 MiB read from moto ran at 315 MB/s against obstore's 614 unchecked.
+    Chunks are hashed in order (each waits for the one before); small ones inline, where a
+    thread hop would cost more than the hash.
+    """
+
+    def __init__(self) -> None:
+        self._hash = hashlib.md5(usedforsecurity=False)
+        self._pending: asyncio.Future[None] | None = None
+
+    async def update(self, chunk: bytes) -> None:
+        if self._pending is not None:
+            await self._pending
+            self._pending = None
+        if len(chunk) < _OVERLAP_FROM:
+            self._hash.update(chunk)
+        else:
+            loop = asyncio.get_running_loop()
+            self._pending = loop.run_in_executor(None, self._hash.update, chunk)
+
+    async def hexdigest(self) -> str:
+        if self._pending is not None:
+            await self._pending
+            self._pending = None
+        return self._hash.hexdigest()
+
+
+_OVERLAP_FROM = MiB
