@@ -36,13 +36,16 @@ class _Reads:
     """Where each read of the backend was asked to start."""
     breaks: list[int] = dataclasses.field(default_factory=list)
     """Where each broken read stopped: its start plus the bytes it delivered."""
+    closed: int = 0
+    """How many of those reads have been closed (ended, broken or abandoned)."""
 
 
 @contextmanager
 def _breaking(
     storage: Storage, breaks: int, error: type[Exception] = UnavailableError
 ) -> Iterator[_Reads]:
-    """Make the first ``breaks`` reads of ``storage`` fail after their first chunk."""
+    """Make the first ``breaks`` reads of ``storage`` fail after their first chunk, and count
+    the reads that are closed."""
     reads = _Reads()
     original = storage._stream
 
@@ -59,6 +62,7 @@ def _breaking(
                     reads.breaks.append(start + len(chunk))
                     raise error("connection reset by the contract suite")
         finally:
+            reads.closed += 1
             close = getattr(chunks, "aclose", None)  # the backend's read, closed at once
             if close is not None:
                 await close()
@@ -133,29 +137,11 @@ class BrokenReads(ContractBase):
         """A client that goes away mid-download: closing the stream closes the backend's read
         (a file, a connection, ranges in flight) there and then, not at garbage collection."""
         name = await storage.save(root + "abandoned.bin", secrets.token_bytes(10_000))
-        closed: list[bool] = []
-        original = storage._stream
-
-        async def watched(
-            name: str, start: int, end: int | None, chunk_size: int
-        ) -> AsyncIterator[bytes]:
-            chunks = original(name, start, end, chunk_size)
-            try:
-                async for chunk in chunks:
-                    yield chunk
-            finally:
-                closed.append(True)
-                close = getattr(chunks, "aclose", None)
-                if close is not None:
-                    await close()
-
-        storage._stream = watched  # type: ignore[method-assign]
-        try:
+        with _breaking(storage, breaks=0) as reads:
             for options in ({}, {"start": 10}):
-                closed.clear()
                 chunks = storage.stream(name, chunk_size=1_000, **options)
                 await anext(chunks)
                 await chunks.aclose()  # type: ignore[attr-defined]
-                assert closed == [True], f"the backend's read is still open ({options})"
-        finally:
-            del storage._stream
+                assert reads.closed == len(reads.starts), (
+                    f"the backend's read is still open ({options})"
+                )
