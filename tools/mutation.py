@@ -21,7 +21,8 @@ changed and workers do not share files; bytecode is not written, so no stale ``.
 for a mutant of the same size. The report is printed and written to ``.cache/mutation.md``.
 
 A survivor that has been read and explained is listed in ``tools/mutation-reviewed.toml`` (matched
-by target, source line and change, so moved lines keep their review): *equivalent* (no caller can
+by target, function, source line and change, so moved lines keep their review, and by occurrence
+where one function has the same line twice): *equivalent* (no caller can
 tell), *fault* (it differs only under a race, an OS fault or a power cut that no contract test can
 stage), or *cloud* (only a backend that signs URLs or resumes whole reads reaches it: the cloud
 backends, whose contract runs need the emulators). The figure the report ends with is the share of
@@ -36,6 +37,7 @@ import argparse
 import ast
 import concurrent.futures
 import contextlib
+import hashlib
 import json
 import os
 import random
@@ -59,6 +61,8 @@ PACKAGES = {
 CONTRACT = "tests/test_contract_builtin.py"
 REVIEWED = ROOT / "tools" / "mutation-reviewed.toml"
 REVIEW_KINDS = ("equivalent", "fault", "cloud")
+OUTCOMES = ROOT / ".cache" / "mutation.json"
+"""The last run's outcomes, before reviews: ``--report`` applies the reviews to them again."""
 
 
 @dataclass(frozen=True)
@@ -301,6 +305,11 @@ class Review:
     why: str
     occurrence: int = 0  # for a line written twice in one function: which one
 
+    @property
+    def key(self) -> tuple[str, str, str, str, int]:
+        """As :func:`_key` spells a mutant's."""
+        return (self.target, self.function, self.line, self.change, self.occurrence)
+
 
 def load_reviews(path: Path = REVIEWED) -> list[Review]:
     entries = tomllib.loads(path.read_text())["mutant"] if path.exists() else []
@@ -318,7 +327,7 @@ def _key(mutant: Mutant) -> tuple[str, str, str, str, int]:
 
 def apply_reviews(mutants: list[Mutant], reviews: list[Review]) -> list[Review]:
     """Mark each reviewed survivor with its review's kind; return the reviews nothing matched."""
-    by_key = {(r.target, r.function, r.line, r.change, r.occurrence): r for r in reviews}
+    by_key = {r.key: r for r in reviews}
     used = set()
     for mutant in mutants:
         key = _key(mutant)
@@ -588,12 +597,9 @@ def main() -> None:
     run(mutants, arguments.workers, timeouts)
     elapsed = time.monotonic() - started
     OUTCOMES.parent.mkdir(exist_ok=True)
-    OUTCOMES.write_text(json.dumps({"elapsed": elapsed, "mutants": [_saved(m) for m in mutants]}))
+    saved = {"elapsed": elapsed, "sources": _sources(), "mutants": [_saved(m) for m in mutants]}
+    OUTCOMES.write_text(json.dumps(saved))
     write_report(mutants, elapsed)
-
-
-OUTCOMES = ROOT / ".cache" / "mutation.json"
-"""The last run's outcomes, before reviews: ``--report`` applies the reviews to them again."""
 
 
 def _saved(mutant: Mutant) -> dict[str, object]:
@@ -606,9 +612,21 @@ def _saved(mutant: Mutant) -> dict[str, object]:
     }
 
 
+def _sources() -> dict[str, str]:
+    """Each target's source as a digest: a mutant is known by its index in that source."""
+    return {
+        t.name: hashlib.sha256((PACKAGES[t.package] / t.module).read_bytes()).hexdigest()
+        for t in TARGETS
+    }
+
+
 def reload_outcomes() -> tuple[list[Mutant], float]:
-    """The last run's mutants as they ran (the source must not have changed since)."""
+    """The last run's mutants as they ran; refused once a target's source has changed, since
+    the saved indexes would then name other mutants."""
     saved = json.loads(OUTCOMES.read_text())
+    changed = [name for name, digest in _sources().items() if saved["sources"].get(name) != digest]
+    if changed:
+        raise SystemExit(f"{', '.join(changed)} changed since the last run; run it again.")
     by_name = {t.name: {m.index: m for m in mutants_of(t)} for t in TARGETS}
     mutants = []
     for entry in saved["mutants"]:
