@@ -254,9 +254,9 @@ async def large(backend: str, workdir: str, size: int, repeats: int) -> list[dic
     same state of the page cache and of the disk's write-back."""
     block = os.urandom(MiB)
     samples: dict[tuple[str, str], list[dict[str, float]]] = {}
+    with emulators([backend], workdir) as endpoints:
+        names = [c.name for c in _large_contenders(backend, endpoints)]
     for _ in range(repeats):
-        with emulators([backend], workdir) as endpoints:
-            names = [c.name for c in _large_contenders(backend, endpoints)]
         for name in names:
             with emulators([backend], workdir) as endpoints:
                 contender = next(c for c in _large_contenders(backend, endpoints) if c.name == name)
