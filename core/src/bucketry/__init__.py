@@ -23,7 +23,7 @@ from bucketry.errors import (
 from bucketry.info import Capability, FileInfo
 from bucketry.registry import available_backends, load_backend
 from bucketry.retry import RetryPolicy, RetryStats
-from bucketry.storage import Storage, WriteOptions
+from bucketry.storage import ReadVersion, Storage, WriteOptions
 
 try:
     __version__ = version("bucketry-core")
@@ -41,6 +41,7 @@ __all__ = [
     "InvalidContentError",
     "NotFoundError",
     "PermissionDeniedError",
+    "ReadVersion",
     "RetryPolicy",
     "RetryStats",
     "Storage",

@@ -30,6 +30,10 @@ class Capability(enum.StrEnum):
     """``signed_url()`` returns an expiring address that a plain HTTP client can use."""
     SERVER_SIDE_COPY = "server-side-copy"
     """``copy``/``move`` happen inside the backend; the bytes do not pass through this process."""
+    PINNED_RESUME = "pinned-resume"
+    """A read resumed after a break continues on the version it began on: a file replaced in
+    between raises :class:`~bucketry.errors.IntegrityError`, never a mix of two versions. The
+    backend's ``_stream`` takes the :class:`~bucketry.storage.ReadVersion` to check."""
 
 
 def _frozen_metadata() -> Mapping[str, str]:

@@ -26,6 +26,7 @@ from bucketry.content import DEFAULT_CHUNK_SIZE, Content, ContentSource
 from bucketry.errors import (
     AlreadyExistsError,
     ConfigurationError,
+    IntegrityError,
     NotFoundError,
     UnavailableError,
     UnsafeNameError,
@@ -36,7 +37,7 @@ from bucketry.names import alternative_name, clean_name, clean_prefix, valid_fil
 from bucketry.redaction import register_secrets, scrub, secret_parts, split_url, url_shape
 from bucketry.retry import RetryPolicy, RetryStats
 
-__all__ = ["Storage", "WriteOptions"]
+__all__ = ["ReadVersion", "Storage", "WriteOptions"]
 
 T = TypeVar("T")
 
@@ -60,6 +61,35 @@ class WriteOptions:
     content_type: str | None = None
     metadata: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     retarget: Callable[[str], str] | None = None
+
+
+@dataclass(slots=True)
+class ReadVersion:
+    """The version of a file a read began on, carried through every resume of that read.
+
+    A break part-way through ``stream()`` is resumed with a new ``_stream`` from the next byte;
+    had the file been replaced in between, the reader would get the head of one version and the
+    tail of another, each piece looking right. A backend with ``Capability.PINNED_RESUME`` takes
+    this object as ``_stream(..., version=...)``: it sends ``tag`` as a precondition where the
+    service takes one (If-Match, a generation) and reports what each answer carries with
+    :meth:`pin`.
+    """
+
+    name: str
+    tag: str | None = None
+    """The first answer's version tag (an ETag, a generation); ``None`` until it is known."""
+
+    def pin(self, tag: str | None) -> None:
+        """Remember the first answer's ``tag``; raise :class:`IntegrityError` when a resumed
+        answer carries another one."""
+        if self.tag is None:
+            self.tag = tag
+        elif tag != self.tag:
+            raise self.replaced()
+
+    def replaced(self) -> IntegrityError:
+        """The error for a file replaced while it was being read (a failed precondition too)."""
+        return IntegrityError(f"{self.name!r} was replaced while it was being read; read it again.")
 
 
 class Storage:
@@ -351,6 +381,9 @@ class Storage:
         await self._ensure_connected()
         if first == 0 and end is None and self.resumes_whole_reads:
             chunks = self._stream(name, 0, None, size)
+        elif self.supports(Capability.PINNED_RESUME):
+            version, pinned = ReadVersion(name), typing.cast(Callable[..., Any], self._stream)
+            chunks = self._resuming(lambda at: pinned(name, at, end, size, version=version), first)
         else:
             chunks = self._resuming(lambda at: self._stream(name, at, end, size), first)
         # A reader that stops early closes the backend's read now (its file, its connection, the
@@ -528,7 +561,11 @@ class Storage:
     def _stream(
         self, name: str, start: int, end: int | None, chunk_size: int
     ) -> AsyncIterator[bytes]:
-        """Yield bytes ``start`` up to ``end`` (``None``: to the end) of ``name``."""
+        """Yield bytes ``start`` up to ``end`` (``None``: to the end) of ``name``.
+
+        A backend with ``Capability.PINNED_RESUME`` also takes ``version``, a
+        :class:`ReadVersion`, on the reads ``stream()`` may resume.
+        """
         raise NotImplementedError(f"{type(self).__name__} must implement _stream().")
 
     async def _stat(self, name: str) -> FileInfo:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 
-from bucketry import IntegrityError, RetryPolicy, Storage, UnavailableError
-from bucketry_conformance.contract._base import ContractBase, _read, area
+from bucketry import Capability, IntegrityError, RetryPolicy, Storage, UnavailableError
+from bucketry_conformance.contract._base import ContractBase, _read, area, requires
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,24 +43,29 @@ class _Reads:
 
 @contextmanager
 def _breaking(
-    storage: Storage, breaks: int, error: type[Exception] = UnavailableError
+    storage: Storage,
+    breaks: int,
+    error: type[Exception] = UnavailableError,
+    before_break: Callable[[], Awaitable[object]] | None = None,
 ) -> Iterator[_Reads]:
-    """Make the first ``breaks`` reads of ``storage`` fail after their first chunk, and count
-    the reads that are closed."""
+    """Make the first ``breaks`` reads of ``storage`` fail after their first chunk (having
+    awaited ``before_break``, if given), and count the reads that are closed."""
     reads = _Reads()
-    original = storage._stream
+    original: Callable[..., AsyncIterator[bytes]] = storage._stream
 
     async def broken(
-        name: str, start: int, end: int | None, chunk_size: int
+        name: str, start: int, end: int | None, chunk_size: int, **options: Any
     ) -> AsyncIterator[bytes]:
         reads.starts.append(start)
         failing = len(reads.starts) <= breaks
-        chunks = original(name, start, end, chunk_size)
+        chunks = original(name, start, end, chunk_size, **options)
         try:
             async for chunk in chunks:
                 yield chunk
                 if failing:
                     reads.breaks.append(start + len(chunk))
+                    if before_break is not None:
+                        await before_break()
                     raise error("connection reset by the contract suite")
         finally:
             reads.closed += 1
@@ -97,6 +103,34 @@ class BrokenReads(ContractBase):
         assert read == data[100:9_000], "a resumed read repeated or skipped bytes"
         assert reads.starts == [100, *reads.breaks], "each read resumes where the last one broke"
         assert storage.retry_stats.retries - before == 2
+
+    @area("resume")
+    @requires(Capability.PINNED_RESUME)
+    @pytest.mark.parametrize(
+        "options",
+        [{"start": 100, "end": 9_000}, {"start": 100}, {}],
+        ids=["range", "from-offset", "whole"],
+    )
+    async def test_a_file_replaced_between_a_break_and_the_resume_is_never_stitched(
+        self, storage: Storage, root: str, options: dict[str, int]
+    ) -> None:
+        """The head of one version and the tail of another would each look right; the resumed
+        read must notice the replacement instead."""
+        if not options and storage.resumes_whole_reads:
+            pytest.skip("the backend resumes whole reads inside its own _stream")
+        old, new = secrets.token_bytes(10_000), secrets.token_bytes(10_000)
+        name = await storage.save(root + "replaced.bin", old)
+
+        async def replace() -> None:
+            await storage.save(name, new, overwrite=True)
+
+        with (
+            _policy(storage, attempts=3),
+            _breaking(storage, breaks=1, before_break=replace) as reads,
+            pytest.raises(IntegrityError),
+        ):
+            await _read(storage, name, chunk_size=1_000, **options)
+        assert len(reads.starts) == 2, "the replacement is found by the resumed read"
 
     @area("resume")
     async def test_a_read_that_keeps_breaking_gives_up_after_the_policy_attempts(

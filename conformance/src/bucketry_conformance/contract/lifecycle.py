@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 
-from bucketry import Capability, Storage, UnsupportedError
-from bucketry_conformance.contract._base import ContractBase, area
+from bucketry import Capability, IntegrityError, ReadVersion, Storage, UnsupportedError
+from bucketry_conformance.contract._base import ContractBase, _read, area
 
 
 class Lifecycle(ContractBase):
@@ -54,6 +55,18 @@ class Lifecycle(ContractBase):
             await storage.save(name, b"x")
             await storage.copy(name, root + "copy.txt")
             assert await storage.open(root + "copy.txt") == b"x"
+        elif capability is Capability.PINNED_RESUME:
+            await storage.save(name, b"pinned")
+            if declared:  # the read remembers a version, and refuses another
+                version = ReadVersion(name)
+                pinned: Any = storage._stream
+                assert b"".join([c async for c in pinned(name, 1, None, 2, version=version)])
+                assert version.tag is not None, "the first read left no version tag to resume on"
+                stale = ReadVersion(name, tag=version.tag + "-stale")
+                with pytest.raises(IntegrityError):
+                    _ = [c async for c in pinned(name, 1, None, 2, version=stale)]
+            else:
+                assert await _read(storage, name, start=1) == b"inned"
         else:  # pragma: no cover - a new capability must get a check here
             pytest.fail(f"No honesty check for capability {capability!r}.")
 

@@ -32,6 +32,7 @@ from bucketry import (
     FileInfo,
     NotFoundError,
     PermissionDeniedError,
+    ReadVersion,
     Storage,
     UnavailableError,
     UnsafeNameError,
@@ -99,7 +100,12 @@ class FileSystemStorage(Storage):
     backend_name = "filesystem"
     loop_bound = False  # no client: the sync API runs it on the caller's thread
     capabilities = frozenset(
-        {Capability.CONDITIONAL_CREATE, Capability.PUBLIC_URL, Capability.SERVER_SIDE_COPY}
+        {
+            Capability.CONDITIONAL_CREATE,
+            Capability.PINNED_RESUME,
+            Capability.PUBLIC_URL,
+            Capability.SERVER_SIDE_COPY,
+        }
     )
 
     def __init__(
@@ -413,12 +419,23 @@ class FileSystemStorage(Storage):
             raise
 
     async def _stream(
-        self, name: str, start: int, end: int | None, chunk_size: int
+        self,
+        name: str,
+        start: int,
+        end: int | None,
+        chunk_size: int,
+        version: ReadVersion | None = None,
     ) -> AsyncIterator[bytes]:
         def open_at_start() -> tuple[Any, bytes]:
             opened = self._open_file(name)
             try:
-                size = os.fstat(opened.fileno()).st_size
+                status = os.fstat(opened.fileno())
+                if version is not None:
+                    # Every save renames a new file into place: a replaced file is another inode.
+                    version.pin(
+                        f"{status.st_dev}:{status.st_ino}:{status.st_size}:{status.st_mtime_ns}"
+                    )
+                size = status.st_size
                 last = size if end is None else min(size, end)
                 opened.seek(start)
                 # A small file (or range) is read, and closed, on the same trip to the worker

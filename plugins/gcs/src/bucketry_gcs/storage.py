@@ -36,6 +36,7 @@ from bucketry import (
     FileInfo,
     IntegrityError,
     NotFoundError,
+    ReadVersion,
     RetryPolicy,
     UnavailableError,
     WriteOptions,
@@ -659,21 +660,34 @@ class GCSStorage(ObjectStoreStorage):
     # -- reading ---------------------------------------------------------------------------------
 
     async def _stream(
-        self, name: str, start: int, end: int | None, chunk_size: int
+        self,
+        name: str,
+        start: int,
+        end: int | None,
+        chunk_size: int,
+        version: ReadVersion | None = None,
     ) -> AsyncIterator[bytes]:
         if end is not None and end <= start:
             await self._stat(name)
             return
         if not start and end is None:
-            async for chunk in self._whole(name, chunk_size):
+            async for chunk in self._whole(name, chunk_size):  # resumed and pinned inside
                 yield chunk
             return
-        response = await self._download(
-            name, {"Range": f"bytes={start}-{'' if end is None else end - 1}"}, {}
-        )
+        pinned = {"ifGenerationMatch": version.tag} if version is not None and version.tag else {}
+        try:
+            response = await self._download(
+                name, {"Range": f"bytes={start}-{'' if end is None else end - 1}"}, pinned
+            )
+        except AlreadyExistsError:  # 412: the generation no longer matches
+            if version is None:
+                raise
+            raise version.replaced() from None
         async with response:
             if response.status == 416:
                 return  # the range starts past the end of an existing object
+            if version is not None:
+                version.pin(response.headers.get("x-goog-generation"))
             with gcs_errors(self.bucket, name):
                 while chunk := await response.content.read(chunk_size):
                     yield chunk

@@ -15,7 +15,15 @@ from types import MappingProxyType
 from typing import Self
 from urllib.parse import quote, urlsplit
 
-from bucketry import AlreadyExistsError, Capability, FileInfo, NotFoundError, Storage, WriteOptions
+from bucketry import (
+    AlreadyExistsError,
+    Capability,
+    FileInfo,
+    NotFoundError,
+    ReadVersion,
+    Storage,
+    WriteOptions,
+)
 from bucketry.redaction import url_shape
 
 __all__ = ["MemoryStorage"]
@@ -95,9 +103,17 @@ class MemoryStorage(Storage):
         return blob
 
     async def _stream(
-        self, name: str, start: int, end: int | None, chunk_size: int
+        self,
+        name: str,
+        start: int,
+        end: int | None,
+        chunk_size: int,
+        version: ReadVersion | None = None,
     ) -> AsyncIterator[bytes]:
-        data = memoryview(self._get(name).data)[start:end]
+        blob = self._get(name)
+        if version is not None:
+            version.pin(blob.etag)
+        data = memoryview(blob.data)[start:end]
         for offset in range(0, len(data), chunk_size):
             yield bytes(data[offset : offset + chunk_size])
 

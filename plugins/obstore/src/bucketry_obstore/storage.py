@@ -35,6 +35,7 @@ from bucketry import (
     FileInfo,
     IntegrityError,
     NotFoundError,
+    ReadVersion,
     RetryPolicy,
     WriteOptions,
 )
@@ -375,32 +376,51 @@ class ObstoreStorage(ObjectStoreStorage):
             return await obstore.get_async(self._store, self._key(name), options=options)
 
     async def _stream(
-        self, name: str, start: int, end: int | None, chunk_size: int
+        self,
+        name: str,
+        start: int,
+        end: int | None,
+        chunk_size: int,
+        version: ReadVersion | None = None,
     ) -> AsyncIterator[bytes]:
         if end is not None and end <= start:
             await self._stat(name)  # an empty range of a missing file is still missing
             return
         if not start and end is None:
-            async for chunk in self._whole(name, chunk_size):
+            async for chunk in self._whole(name, chunk_size):  # resumed and pinned inside
                 yield chunk
             return
-        result = await self._ranged(name, start, end)
+        result = await self._ranged(name, start, end, version)
         if result is None:
             return
         async for chunk in self._body(name, result, chunk_size):
             yield chunk
 
-    async def _ranged(self, name: str, start: int, end: int | None) -> Any:
-        """One ranged GET; ``None`` when ``start`` is at or past the end of an existing file."""
-        bounds: Any = {"offset": start} if end is None else (start, end)
+    async def _ranged(
+        self, name: str, start: int, end: int | None, version: ReadVersion | None
+    ) -> Any:
+        """One ranged GET of the pinned version; ``None`` when ``start`` is at or past the end
+        of an existing file."""
+        options: dict[str, Any] = {"range": {"offset": start} if end is None else (start, end)}
+        if version is not None and version.tag:
+            options["if_match"] = version.tag
         try:
             # Not under the policy here: the core resumes a broken range read (_resuming).
-            return await self._get(name, {"range": bounds})
+            result = await self._get(name, options)
+        except AlreadyExistsError as exc:
+            if version is not None and (
+                isinstance(exc.__cause__, PreconditionError) or status_of(exc) == 412
+            ):
+                raise version.replaced() from None
+            raise
         except Exception as exc:
             if _past_end(exc):
                 await self._stat(name)  # start is past the end: nothing to read
                 return None
             raise
+        if version is not None:
+            version.pin(result.meta.get("e_tag"))
+        return result
 
     async def _whole(self, name: str, chunk_size: int) -> AsyncIterator[bytes]:
         """A whole read, resumed after a break from the next byte of the same version (its ETag

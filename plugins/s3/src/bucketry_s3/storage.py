@@ -39,6 +39,7 @@ from bucketry import (
     FileInfo,
     IntegrityError,
     NotFoundError,
+    ReadVersion,
     RetryPolicy,
     WriteOptions,
 )
@@ -439,19 +440,32 @@ class S3Storage(ObjectStoreStorage):
     # -- reading ---------------------------------------------------------------------------------
 
     async def _stream(
-        self, name: str, start: int, end: int | None, chunk_size: int
+        self,
+        name: str,
+        start: int,
+        end: int | None,
+        chunk_size: int,
+        version: ReadVersion | None = None,
     ) -> AsyncIterator[bytes]:
         if end is not None and end <= start:
             await self._stat(name)  # an empty range of a missing file is still missing
             return
         if not start and end is None:
-            async for chunk in self._whole(name, chunk_size):
+            async for chunk in self._whole(name, chunk_size):  # resumed and pinned inside
                 yield chunk
             return
         last = "" if end is None else str(end - 1)
-        response = await self._get(name, Range=f"bytes={start}-{last}")
+        pinned = {"IfMatch": version.tag} if version is not None and version.tag else {}
+        try:
+            response = await self._get(name, Range=f"bytes={start}-{last}", **pinned)
+        except AlreadyExistsError:  # S3's 412: the ETag no longer matches
+            if version is None:
+                raise
+            raise version.replaced() from None
         if response is None:
             return
+        if version is not None:
+            version.pin(str(response.get("ETag", "")))
         async for chunk in self._body(name, response, chunk_size):
             yield chunk
 
