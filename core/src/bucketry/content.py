@@ -58,17 +58,19 @@ class ContentSource:
         self._started = False
         self._start_position: int | None = None
 
-    async def chunks(self, max_size: int | None = None) -> AsyncIterator[bytes]:
+    def chunks(self, max_size: int | None = None) -> AsyncIterator[bytes]:
         """Yield the content's chunks; raise :class:`TooLargeError` once past ``max_size``."""
+        if isinstance(self._content, (bytes, bytearray, memoryview)):
+            return _InMemoryChunks(self._content, self._chunk_size, max_size)
+        return self._checked_chunks(max_size)
+
+    async def _checked_chunks(self, max_size: int | None) -> AsyncIterator[bytes]:
         self._started = True
         total = 0
         async for chunk in self._raw_chunks():
             total += len(chunk)
             if max_size is not None and total > max_size:
-                raise TooLargeError(
-                    f"Content is larger than max_size={max_size} bytes; nothing was stored. "
-                    "Send a smaller file or raise max_size."
-                )
+                raise _too_large(max_size)
             if chunk:
                 yield chunk
 
@@ -130,6 +132,56 @@ class ContentSource:
             self._start_position = int(tell())
         except (OSError, ValueError):
             self._start_position = None
+
+
+def _too_large(max_size: int) -> TooLargeError:
+    return TooLargeError(
+        f"Content is larger than max_size={max_size} bytes; nothing was stored. "
+        "Send a smaller file or raise max_size."
+    )
+
+
+class _InMemoryChunks:
+    """Chunks of content already in memory, which :func:`read_ahead` can take whole.
+
+    A 4 KiB ``save`` would otherwise pass through two async generators and a join to become the
+    bytes it already was; ``bytes`` are handed on without a copy (they cannot change), mutable
+    buffers are copied once. Past ``max_size`` it raises before yielding anything.
+    """
+
+    def __init__(self, content: bytes | bytearray | memoryview, size: int, max_size: int | None):
+        self._view = memoryview(content).cast("B")
+        self._content = content
+        self._size = size
+        self._offset = 0
+        if max_size is not None and len(self._view) > max_size:
+            self._view = memoryview(b"")
+            self._error: TooLargeError | None = _too_large(max_size)
+        else:
+            self._error = None
+
+    def __aiter__(self) -> _InMemoryChunks:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._error is not None:
+            raise self._error
+        if self._offset >= len(self._view):
+            raise StopAsyncIteration
+        start, self._offset = self._offset, self._offset + self._size
+        return bytes(self._view[start : self._offset])
+
+    def remaining(self) -> int:
+        return 0 if self._error is not None else len(self._view) - self._offset
+
+    def take_rest(self) -> bytes:
+        """Everything not yet yielded, at once."""
+        if self._error is not None:
+            raise self._error
+        start, self._offset = self._offset, len(self._view)
+        if start == 0 and isinstance(self._content, bytes):
+            return self._content
+        return bytes(self._view[start:])
 
 
 def _as_bytes(chunk: Any) -> bytes:
@@ -204,6 +256,8 @@ async def read_ahead(chunks: AsyncIterator[bytes], limit: int) -> bytes | AsyncI
     far enough to know which. The chunks read ahead are kept as they came (no growing buffer to
     copy into), and the returned stream yields them first and lets go of each once consumed.
     """
+    if isinstance(chunks, _InMemoryChunks) and chunks.remaining() <= limit:
+        return chunks.take_rest()
     iterator = aiter(chunks)
     head: list[bytes] = []
     size = 0
