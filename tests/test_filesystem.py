@@ -597,3 +597,45 @@ async def test_a_file_system_with_shorter_names_refuses_them_before_creating_any
     assert not Path(storage.location, "new-dir").exists()
     with pytest.raises(UnsafeNameError, match="longer than this file system allows"):
         await storage.open("b" * 144)
+
+
+def _is_open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True
+
+
+async def test_the_root_descriptor_outlives_a_close_while_an_operation_walks_from_it(
+    storage: FileSystemStorage,
+) -> None:
+    """Operations share the root's descriptor. Closed under one of them, its number could be
+    reused by the next ``open`` anywhere in the process, and the walk would go on from there."""
+    await storage.save("kept.txt", b"x")
+    at = storage._at("kept.txt")  # an operation mid-walk
+    try:
+        await storage.aclose()
+        assert _is_open(at.root_fd), "closing the storage closed a descriptor still in use"
+    finally:
+        storage._release(at)
+    assert not _is_open(at.root_fd), "the last user's release closes it"
+    assert await storage.open("kept.txt") == b"x"  # and the storage opens a new one
+
+
+async def test_a_taken_temp_name_is_passed_over(
+    storage: FileSystemStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Temp names are not drawn from the kernel's randomness each time; ``O_EXCL`` is what keeps
+    them apart, so one that exists already (a crash's leftover, or planted) is skipped."""
+    from bucketry_filesystem import storage as module
+
+    root = Path(storage.location)
+    await storage.save("first.txt", b"1")
+    planted = root / (TEMP_PREFIX + "planted")
+    planted.write_bytes(b"not ours")
+    names = iter([planted.name, TEMP_PREFIX + "fresh"])
+    monkeypatch.setattr(module._temp_names, "next", lambda: next(names))
+    assert await storage.save("second.txt", b"2") == "second.txt"
+    assert planted.read_bytes() == b"not ours"
+    assert (root / "second.txt").read_bytes() == b"2"

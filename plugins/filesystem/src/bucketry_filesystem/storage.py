@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import itertools
 import mimetypes
 import os
 import secrets
 import shutil
 import stat
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
@@ -61,6 +63,78 @@ LIST_PAGE = 1000
 
 _TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class _TempNames:
+    """Names for temp files: a random tag for this process and a counter.
+
+    Uniqueness comes from ``O_EXCL``, not from the name (a taken one is passed over), so a name
+    does not need fresh randomness from the kernel on every save; the tag is drawn again in a
+    forked child, which would otherwise count through the parent's names.
+    """
+
+    def __init__(self) -> None:
+        self._reseed()
+        os.register_at_fork(after_in_child=self._reseed)
+
+    def _reseed(self) -> None:
+        self._tag, self._counter = secrets.token_hex(6), itertools.count()
+
+    def next(self) -> str:
+        return f"{TEMP_PREFIX}{self._tag}-{next(self._counter):x}"
+
+
+_temp_names = _TempNames()
+
+
+class _SharedRoot:
+    """The root's descriptor, shared by the operations walking from it instead of duplicated for
+    each (two system calls an operation).
+
+    Each operation holds it from ``acquire`` to ``release``. A descriptor that stops being handed
+    out (the root was removed, or the storage closed) is closed when its last user lets go, so
+    its number can never be reused under an operation still walking from it.
+    """
+
+    def __init__(self, open_root: Callable[[bool], int]) -> None:
+        self._open_root = open_root
+        self._lock = threading.Lock()
+        self._current: int | None = None
+        self._users: dict[int, int] = {}
+
+    def acquire(self, *, make: bool = False) -> int:
+        """The live root's descriptor, opened (with ``make``: the root made) if need be. A root
+        removed behind the storage's back is noticed here and opened again."""
+        with self._lock:
+            fd = self._current
+            if fd is not None and os.fstat(fd).st_nlink == 0:
+                self._retire(fd)
+                fd = None
+            if fd is None:
+                fd = self._current = self._open_root(make)
+                self._users[fd] = 0
+            self._users[fd] += 1
+            return fd
+
+    def release(self, fd: int) -> None:
+        with self._lock:
+            self._users[fd] -= 1
+            if not self._users[fd] and fd != self._current:
+                del self._users[fd]
+                os.close(fd)
+
+    def retire(self) -> None:
+        """Hand out no more of the current descriptor; it closes once nobody holds it."""
+        with self._lock:
+            if self._current is not None:
+                self._retire(self._current)
+
+    def _retire(self, fd: int) -> None:
+        self._current = None
+        if not self._users[fd]:
+            del self._users[fd]
+            os.close(fd)
+
 
 _T = TypeVar("_T")
 
@@ -125,9 +199,10 @@ class FileSystemStorage(Storage):
         self.file_permissions_mode = file_permissions_mode
         self.directory_permissions_mode = directory_permissions_mode
         self.fsync = fsync
-        self._root = os.path.realpath(self.location)
+        self._root_path = os.path.realpath(self.location)
+        self._root = _SharedRoot(self._open_root)
         self._root_descriptor: int | None = None
-        self._name_max = _name_max(self._root)
+        self._name_max = _name_max(self._root_path)
 
     @classmethod
     def from_url(cls, url: str) -> Self:
@@ -156,7 +231,7 @@ class FileSystemStorage(Storage):
         """The absolute path for ``name``, for callers that need a path string (Django's
         ``path()``); the storage's own operations never use it (see :mod:`.beneath`)."""
         self._check_segments(name)
-        path = os.path.join(self._root, name)
+        path = os.path.join(self._root_path, name)
         if not self._inside_root(os.path.realpath(path)):
             raise UnsafeNameError(
                 f"{name!r} resolves outside the storage root through a symbolic link; refused."
@@ -164,7 +239,9 @@ class FileSystemStorage(Storage):
         return path
 
     def _inside_root(self, real_path: str) -> bool:
-        return real_path == self._root or real_path.startswith(self._root.rstrip(os.sep) + os.sep)
+        return real_path == self._root_path or real_path.startswith(
+            self._root_path.rstrip(os.sep) + os.sep
+        )
 
     def _at(
         self, name: str, *, create: bool = False, follow_final: bool = True, directory: bool = False
@@ -172,12 +249,10 @@ class FileSystemStorage(Storage):
         """Where ``name`` lives, as descriptors held open: close it with :meth:`_release`."""
         if not directory:
             self._check_segments(name)
-        if create:
-            self._makedirs(self._root)
-        root_fd = os.dup(self._root_fd())
+        root_fd = self._root.acquire(make=create)
         try:
             return resolve(
-                self._root,
+                self._root_path,
                 root_fd,
                 name,
                 make_directory=self._mkdir if create else None,
@@ -185,48 +260,32 @@ class FileSystemStorage(Storage):
                 directory=directory,
             )
         except Escape:
-            os.close(root_fd)
+            self._root.release(root_fd)
             raise UnsafeNameError(
                 f"{name!r} resolves outside the storage root through a symbolic link; refused."
             ) from None
         except NotADirectoryError as exc:
-            os.close(root_fd)
+            self._root.release(root_fd)
             if create:
                 raise  # a file stands where the new name needs a directory: a clash
             # A file on the way: nothing can live under it, so the name is missing, as on an
             # object store (and not a clash, which only a write can meet).
             raise FileNotFoundError(errno.ENOENT, "a file stands on the way", name) from exc
         except BaseException:
-            os.close(root_fd)
+            self._root.release(root_fd)
             raise
 
-    def _root_fd(self) -> int:
-        """A descriptor of the root, kept while the directory lives (the root is configuration,
-        trusted; names are walked from it). A root removed and made again is opened again."""
-        fd = self._root_descriptor
-        if fd is not None:
-            try:
-                if os.fstat(fd).st_nlink > 0:
-                    return fd
-            except OSError:
-                pass
-            self._root_descriptor = None
-            with contextlib.suppress(OSError):
-                os.close(fd)
-        fd = os.open(self._root, DIRECTORY_FLAGS & ~os.O_NOFOLLOW)
-        self._root_descriptor = fd
-        return fd
+    def _open_root(self, make: bool) -> int:
+        if make:
+            self._makedirs(self._root_path)
+        return os.open(self._root_path, DIRECTORY_FLAGS & ~os.O_NOFOLLOW)
 
     async def _disconnect(self) -> None:
-        fd, self._root_descriptor = self._root_descriptor, None
-        if fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        self._root.retire()
 
-    @staticmethod
-    def _release(at: Resolved) -> None:
+    def _release(self, at: Resolved) -> None:
         at.close()
-        os.close(at.root_fd)
+        self._root.release(at.root_fd)
 
     @contextlib.contextmanager
     def _holding(self, name: str, **options: bool) -> Iterator[Resolved]:
@@ -308,9 +367,13 @@ class FileSystemStorage(Storage):
     def _write_small(self, name: str, data: bytes, options: WriteOptions) -> str:
         at, fd, temp = self._open_temp(name)
         try:
-            with os.fdopen(fd, "wb") as file:
-                file.write(data)
-                self._finish_file(file)
+            try:  # on the descriptor: a file object would cost three system calls more
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+                self._finish_fd(fd)
+            finally:
+                os.close(fd)
             return self._commit(at, temp, name, options)
         except BaseException:
             self._discard_temp(at, temp)
@@ -323,8 +386,14 @@ class FileSystemStorage(Storage):
         for attempt in range(3):
             at = self._at(name, create=True)
             try:
-                temp = TEMP_PREFIX + secrets.token_hex(8)
-                fd = os.open(temp, _TEMP_FLAGS, 0o600, dir_fd=at.fd)
+                for taken in range(16):
+                    temp = _temp_names.next()
+                    try:
+                        fd = os.open(temp, _TEMP_FLAGS, 0o600, dir_fd=at.fd)
+                        break
+                    except FileExistsError:  # left by a crash, or put there: take the next
+                        if taken == 15:
+                            raise
             except FileNotFoundError:
                 self._release(at)
                 if attempt == 2:
@@ -365,10 +434,13 @@ class FileSystemStorage(Storage):
     def _finish_file(self, file: Any) -> None:
         """Flush what the file object still buffers, set the mode, and make it durable."""
         file.flush()
+        self._finish_fd(file.fileno())
+
+    def _finish_fd(self, fd: int) -> None:
         if self.file_permissions_mode is not None:
-            os.fchmod(file.fileno(), self.file_permissions_mode)
+            os.fchmod(fd, self.file_permissions_mode)
         if self.fsync:
-            os.fsync(file.fileno())
+            os.fsync(fd)
 
     def _commit(self, at: Resolved, temp: str, name: str, options: WriteOptions) -> str:
         """Give the temp file in ``at`` its final name; a taken name is retargeted in place."""
@@ -408,15 +480,37 @@ class FileSystemStorage(Storage):
 
     def _open_file(self, name: str) -> Any:
         """``name`` opened for reading, as a binary file object; a directory is not a file."""
-        with self._holding(name) as at:
-            fd = os.open(at.entry, _READ_FLAGS, dir_fd=at.fd)
+        fd, _ = self._open_descriptor(name)
         try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise FileNotFoundError(errno.ENOENT, "not a file", name)
             return open(fd, "rb")  # the caller closes it
         except BaseException:
             os.close(fd)
             raise
+
+    def _open_descriptor(self, name: str) -> tuple[int, os.stat_result]:
+        """``name`` opened for reading, and its status; a directory is not a file.
+
+        The last segment is opened with ``O_NOFOLLOW`` without looking at it first; only when it
+        turns out to be a link (``ELOOP``) is the name walked again, following it.
+        """
+        with self._holding(name, follow_final=False) as at:
+            try:
+                fd = os.open(at.entry, _READ_FLAGS, dir_fd=at.fd)
+            except OSError as exc:
+                if exc.errno != errno.ELOOP:
+                    raise
+                fd = -1
+        if fd < 0:
+            with self._holding(name) as at:
+                fd = os.open(at.entry, _READ_FLAGS, dir_fd=at.fd)
+        try:
+            status = os.fstat(fd)
+            if not stat.S_ISREG(status.st_mode):
+                raise FileNotFoundError(errno.ENOENT, "not a file", name)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd, status
 
     async def _stream(
         self,
@@ -427,22 +521,28 @@ class FileSystemStorage(Storage):
         version: ReadVersion | None = None,
     ) -> AsyncIterator[bytes]:
         def open_at_start() -> tuple[Any, bytes]:
-            opened = self._open_file(name)
+            fd, status = self._open_descriptor(name)
             try:
-                status = os.fstat(opened.fileno())
                 if version is not None:
                     # Every save renames a new file into place: a replaced file is another inode.
                     version.pin(
                         f"{status.st_dev}:{status.st_ino}:{status.st_size}:{status.st_mtime_ns}"
                     )
-                size = status.st_size
-                last = size if end is None else min(size, end)
-                opened.seek(start)
+                last = status.st_size if end is None else min(status.st_size, end)
                 # A small file (or range) is read, and closed, on the same trip to the worker
-                # thread; the read is sized to what is there, not to the chunk size.
-                first = opened.read(max(0, min(chunk_size, last - start)))
+                # thread; the read is sized to what is there, not to the chunk size, and made
+                # on the descriptor (a file object costs three system calls more to set up).
+                first = os.pread(fd, max(0, min(chunk_size, last - start)), start)
                 if start + len(first) >= last:
-                    opened.close()
+                    os.close(fd)
+                    return None, first
+                # More to come: a buffered file, whose close waits for a read in flight.
+                opened = open(fd, "rb")  # noqa: SIM115 (closed by the generator below)
+            except BaseException:
+                os.close(fd)
+                raise
+            try:
+                opened.seek(start + len(first))
             except BaseException:
                 opened.close()
                 raise
@@ -453,7 +553,7 @@ class FileSystemStorage(Storage):
             if first:
                 yield first
             start += len(first)
-            if file.closed or (end is not None and start >= end):
+            if file is None or (end is not None and start >= end):
                 return
             remaining = None if end is None else max(0, end - start)  # after the first read
             while remaining is None or remaining > 0:
@@ -465,7 +565,8 @@ class FileSystemStorage(Storage):
                     remaining -= len(chunk)
                 yield chunk
         finally:
-            file.close()
+            if file is not None:
+                file.close()
 
     def _stat_file(self, name: str) -> os.stat_result:
         with self._holding(name) as at:
@@ -625,7 +726,7 @@ class FileSystemStorage(Storage):
 
     def _url(self, name: str) -> str:
         if self.base_url is None:
-            return Path(self._root, name).as_uri()
+            return Path(self._root_path, name).as_uri()
         return self.base_url + quote(name)
 
     def path(self, name: str) -> str:
@@ -642,7 +743,7 @@ class FileSystemStorage(Storage):
         def sweep() -> int:
             removed = 0
             cutoff = time.time() - older_than
-            for directory, _, files in os.walk(self._root):
+            for directory, _, files in os.walk(self._root_path):
                 for filename in files:
                     if not filename.startswith(TEMP_PREFIX):
                         continue
