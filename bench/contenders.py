@@ -543,6 +543,23 @@ class PlainSync(LocalBase):
         return (self.root / key).read_bytes()
 
 
+class PlainAtomicSync(LocalBase):
+    """The floor of an atomic replace: a temp file written and renamed over the name, in a plain
+    synchronous loop. Against the plain loop it prices what the kernel charges for a new file
+    per save (an inode made, the old one freed), which no adapter can avoid and keep a reader
+    from ever seeing half a file."""
+
+    name = "plain sync loop, atomic replace (floor)"
+
+    async def put(self, key: str, data: bytes) -> None:
+        temp = self.root / f".tmp-{key}"
+        temp.write_bytes(data)
+        os.replace(temp, self.root / key)
+
+    async def get(self, key: str) -> bytes:
+        return (self.root / key).read_bytes()
+
+
 def bucketry_storage(backend: str, endpoints: Endpoints, **options: Any) -> Any:
     """bucketry on ``backend``, configured as every scenario measures it."""
     from bucketry import create_storage
@@ -600,6 +617,7 @@ def contenders(backend: str, endpoints: Endpoints) -> list[Contender]:
             FsspecLocal(f"{work}/fsspec"),
             DjangoFileSystem(f"{work}/django"),
             PlainSync(f"{work}/plain"),
+            PlainAtomicSync(f"{work}/plain-atomic"),
         ]
     ours = Bucketry("bucketry", lambda: bucketry_storage(backend, endpoints))
     on_obstore = Bucketry(
