@@ -9,6 +9,7 @@ import pytest
 from bucketry import UnsafeNameError
 from bucketry.names import (
     MAX_NAME_BYTES,
+    RESERVED_PREFIX,
     alternative_name,
     clean_name,
     clean_prefix,
@@ -114,3 +115,24 @@ def test_the_longest_name_and_segment_are_exactly_the_limits() -> None:
     assert clean_name("d/" + "😀" * 63) == "d/" + "😀" * 63
     with pytest.raises(UnsafeNameError, match="longer than 255 bytes"):
         clean_name("d/" + "😀" * 64)
+
+
+def test_the_plain_name_shortcut_agrees_with_the_full_rule() -> None:
+    """``clean_name`` takes plain ASCII names by one match; for any string, what the shortcut
+    accepts the full rule must accept unchanged."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from bucketry.names import _PLAIN_NAME, _normalise
+
+    alphabet = st.sampled_from([*"ab.-_/\\ \x00é", RESERVED_PREFIX])
+
+    @settings(max_examples=3000, deadline=None)
+    @given(st.lists(alphabet, max_size=12).map("".join) | st.text(max_size=300))
+    def agrees(name: str) -> None:
+        if len(name) <= 255 and _PLAIN_NAME.fullmatch(name):
+            assert _normalise(name, "name") == name
+            assert name
+            assert not name.endswith("/")
+
+    agrees()
