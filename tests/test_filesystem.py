@@ -639,3 +639,27 @@ async def test_a_taken_temp_name_is_passed_over(
     assert await storage.save("second.txt", b"2") == "second.txt"
     assert planted.read_bytes() == b"not ours"
     assert (root / "second.txt").read_bytes() == b"2"
+
+
+def test_content_types_are_guessed_as_mimetypes_does() -> None:
+    """Listing guesses a type per suffix, once; the answer must be the one ``mimetypes`` gives
+    for the whole name."""
+    import mimetypes
+
+    from bucketry_filesystem.storage import _guess_type
+
+    for name in [
+        "a.txt",
+        "d/photo.JPG",
+        "archive.tar.gz",
+        "x.b.c.json",
+        ".env",
+        "d/.hidden.txt",
+        "..x.txt",
+        "no-suffix",
+        "d.dir/file",
+        "weird.",
+        "a.unknownsuffix",
+        "p/q/r.html",
+    ]:
+        assert _guess_type(name) == mimetypes.guess_type(name)[0], name

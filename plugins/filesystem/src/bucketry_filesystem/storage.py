@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import functools
 import itertools
 import mimetypes
 import os
@@ -788,6 +789,19 @@ def _info(name: str, result: os.stat_result) -> FileInfo:
         name=name,
         size=result.st_size,
         etag=f"{result.st_mtime_ns:x}-{result.st_size:x}",
-        content_type=mimetypes.guess_type(name)[0],
+        content_type=_guess_type(name),
         last_modified=datetime.fromtimestamp(result.st_mtime, UTC),
     )
+
+
+def _guess_type(name: str) -> str | None:
+    """``mimetypes.guess_type(name)[0]``, looked up once per suffix: a listing asks it for every
+    file, and the answer depends on nothing but the suffixes."""
+    filename = name.rpartition("/")[2]
+    dot = filename.find(".", 1)  # a leading dot starts a hidden name, not a suffix
+    return None if dot < 0 else _type_of_suffixes(filename[dot:])
+
+
+@functools.lru_cache(maxsize=512)
+def _type_of_suffixes(suffixes: str) -> str | None:
+    return mimetypes.guess_type("file" + suffixes)[0]
