@@ -67,6 +67,13 @@ class Contender:
     async def remove(self, key: str) -> None:
         raise NotImplementedError
 
+    # Every object under a prefix, each contender's own listing call (all pages, as names).
+    # Those that leave it out are not in the listing scenario.
+    lists = False
+
+    def list_names(self, prefix: str) -> AsyncIterator[str]:
+        raise NotImplementedError
+
 
 class _AsyncReader:
     """An async iterator of chunks as the file object SDK uploaders read from."""
@@ -117,6 +124,12 @@ class Bucketry(Contender):
 
     async def remove(self, key: str) -> None:
         await self.storage.delete(key)
+
+    lists = True
+
+    async def list_names(self, prefix: str) -> AsyncIterator[str]:
+        async for info in self.storage.list(prefix):
+            yield info.name
 
 
 # -- S3 ------------------------------------------------------------------------------------------
@@ -179,6 +192,14 @@ class RawS3(Contender):
     async def remove(self, key: str) -> None:
         await self.client.delete_object(Bucket="bench", Key=key)
 
+    lists = True
+
+    async def list_names(self, prefix: str) -> AsyncIterator[str]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket="bench", Prefix=prefix)
+        async for page in pages:
+            for item in page.get("Contents", []):
+                yield item["Key"]
+
 
 class Fsspec(Contender):
     """A peer built on an fsspec async file system: the same two calls for each of them."""
@@ -190,6 +211,13 @@ class Fsspec(Contender):
 
     async def get(self, key: str) -> bytes:
         return bytes(await self.fs._cat_file(f"bench/{key}"))
+
+    lists = True
+
+    async def list_names(self, prefix: str) -> AsyncIterator[str]:
+        self.fs.invalidate_cache()  # a repetition lists again, not from the last one's cache
+        for path in await self.fs._find(f"bench/{prefix}"):
+            yield path.split("/", 1)[1]
 
 
 class _SyncFilesInThreads(Fsspec):
@@ -292,6 +320,13 @@ class Obstore(Contender):
     async def remove(self, key: str) -> None:
         await obstore.delete_async(self.store, key)
 
+    lists = True
+
+    async def list_names(self, prefix: str) -> AsyncIterator[str]:
+        async for batch in obstore.list(self.store, prefix):
+            for item in batch:
+                yield item["path"]
+
 
 # -- GCS -----------------------------------------------------------------------------------------
 
@@ -334,6 +369,18 @@ class RawGCS(Contender):
 
     async def get(self, key: str) -> bytes:
         return bytes(await self.storage.download("bench", key))
+
+    lists = True
+
+    async def list_names(self, prefix: str) -> AsyncIterator[str]:
+        params = {"prefix": prefix}
+        while True:
+            page = await self.storage.list_objects("bench", params=params)
+            for item in page.get("items", []):
+                yield item["name"]
+            if not page.get("nextPageToken"):
+                return
+            params = {"prefix": prefix, "pageToken": page["nextPageToken"]}
 
 
 class Gcsfs(_SyncFilesInThreads):
@@ -412,6 +459,12 @@ class RawAzure(Contender):
 
     async def remove(self, key: str) -> None:
         await self.client.delete_blob(key)
+
+    lists = True
+
+    async def list_names(self, prefix: str) -> AsyncIterator[str]:
+        async for blob in self.client.list_blobs(name_starts_with=prefix):
+            yield blob.name
 
 
 class ObstoreAzure(Obstore):
@@ -500,6 +553,13 @@ class FsspecLocal(LocalBase):
     async def get(self, key: str) -> bytes:
         return bytes(await asyncio.to_thread(self.fs.cat_file, str(self.root / key)))
 
+    lists = True
+
+    async def list_names(self, prefix: str) -> AsyncIterator[str]:
+        skip = len(str(self.root)) + 1
+        for path in await asyncio.to_thread(self.fs.find, str(self.root / prefix)):
+            yield path[skip:]
+
 
 class DjangoFileSystem(LocalBase):
     name = "Django FileSystemStorage (to_thread)"
@@ -530,6 +590,20 @@ class DjangoFileSystem(LocalBase):
 
         return await asyncio.to_thread(read)
 
+    lists = True
+
+    async def list_names(self, prefix: str) -> AsyncIterator[str]:
+        """Django's storage API lists one directory a call (``listdir``); a walk is a call per
+        directory, each on a worker thread."""
+        storage = type(self.storage)(location=str(self.root))  # the root being listed
+        pending = [prefix]
+        while pending:
+            directory = pending.pop()
+            directories, files = await asyncio.to_thread(storage.listdir, directory)
+            pending += [f"{directory}/{name}" for name in directories]
+            for name in files:
+                yield f"{directory}/{name}"
+
 
 class PlainSync(LocalBase):
     """The floor: a plain synchronous loop, blocking the event loop, no safety at all."""
@@ -541,6 +615,14 @@ class PlainSync(LocalBase):
 
     async def get(self, key: str) -> bytes:
         return (self.root / key).read_bytes()
+
+    lists = True
+
+    async def list_names(self, prefix: str) -> AsyncIterator[str]:
+        skip = len(str(self.root)) + 1
+        for directory, _, files in os.walk(self.root / prefix):
+            for name in files:
+                yield f"{directory[skip:]}/{name}"
 
 
 class PlainAtomicSync(LocalBase):

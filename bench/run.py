@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import signal
@@ -40,9 +41,6 @@ RESULTS = Path(__file__).resolve().parent / "results"
 BACKENDS = ["filesystem", "s3", "gcs", "azure"]
 SCENARIOS = ["overhead", "large", "listing", "scaling"]
 CONCURRENCY = {"s3": 32, "gcs": 32, "azure": 32, "filesystem": 32}
-# The same service through bucketry's obstore engine: its listing and large-object rows follow
-# the SDK backend's (its small-object rows are among the contenders).
-OBSTORE = {"s3": "s3+obstore", "azure": "azure+obstore"}
 
 
 @contextlib.contextmanager
@@ -317,68 +315,102 @@ def _rss_kib(field: str) -> int:
 
 
 async def listing(
-    backend: str, endpoints: Endpoints, count: int, engine: str | None = None
+    backend: str, endpoints: Endpoints, count: int, repeats: int
 ) -> list[dict[str, Any]]:
-    """List ``count`` objects with bucketry on ``backend``, then with ``engine`` too (the
-    obstore engine on the same objects)."""
-    rows = [await _listing(backend, endpoints, count, fill=True)]
-    if engine is not None:
-        rows.append(await _listing(engine, endpoints, count, fill=False))
-    return rows
-
-
-async def _listing(backend: str, endpoints: Endpoints, count: int, fill: bool) -> dict[str, Any]:
+    """List ``count`` objects under one prefix with bucketry (and its obstore engine) and with
+    each peer's own listing call, every contender in turns, ``repeats`` times. A peer that
+    returns the whole list at once (fsspec's ``find``) has its first entry when it returns."""
     from bucketry import create_storage
 
+    prefix = "l"
     if backend == "memory":
-        storage = create_storage("memory://")
-        await asyncio.gather(*(storage.save(f"l/{i:07d}", b"x") for i in range(count)))
+        memory = create_storage("memory://")
+        await asyncio.gather(*(memory.save(f"{prefix}/{i:07d}", b"x") for i in range(count)))
+        chosen: list[Contender] = [Bucketry("bucketry", lambda: memory)]
     elif backend == "filesystem":
         root = Path(endpoints.workdir) / "listing"
         for directory in range(count // 1000 + 1):
-            (root / "l" / f"d{directory:04d}").mkdir(parents=True, exist_ok=True)
+            (root / prefix / f"d{directory:04d}").mkdir(parents=True, exist_ok=True)
         for index in range(count):
-            (root / "l" / f"d{index // 1000:04d}" / f"{index:07d}").write_bytes(b"x")
-        storage = bucketry_storage(backend, endpoints, location=str(root))
+            (root / prefix / f"d{index // 1000:04d}" / f"{index:07d}").write_bytes(b"x")
+        listed = Endpoints(workdir=str(root))
+        chosen = [
+            Bucketry("bucketry", lambda: bucketry_storage(backend, listed, location=str(root))),
+            *(c for c in contenders(backend, listed) if c.lists and c.kind != "bucketry"),
+        ]
+        for contender in chosen[1:]:
+            contender.root = root  # type: ignore[attr-defined]
     else:
-        if fill:
-            raw = next(c for c in contenders(backend, endpoints) if c.kind == "raw")
-            async with raw:
-                limit = asyncio.Semaphore(CONCURRENCY[backend])
+        chosen = [c for c in contenders(backend, endpoints) if c.lists]
+        chosen = [c for c in chosen if "no read-back" not in c.name]  # the same lister twice
+        raw = next(c for c in chosen if c.kind == "raw")
+        async with raw:
+            limit = asyncio.Semaphore(CONCURRENCY[backend])
 
-                async def put(index: int) -> None:
-                    async with limit:
-                        await raw.put(f"l/{index:07d}", b"x")
+            async def put(index: int) -> None:
+                async with limit:
+                    await raw.put(f"{prefix}/{index:07d}", b"x")
 
-                await asyncio.gather(*(put(index) for index in range(count)))
-        storage = bucketry_storage(backend, endpoints)
-    async with storage:
-        baseline = _rss_kib("VmRSS")
-        Path("/proc/self/clear_refs").write_text("5")
-        started = time.perf_counter()
-        first = None
-        seen = 0
-        async for _ in storage.list("l"):
-            if first is None:
-                first = time.perf_counter() - started
-            seen += 1
-        total = time.perf_counter() - started
-        growth = (_rss_kib("VmHWM") - baseline) / 1024
-    assert seen == count, (backend, seen, count)
-    row = {
-        "backend": backend,
-        "objects": count,
+            await asyncio.gather(*(put(index) for index in range(count)))
+    samples: dict[str, list[dict[str, float]]] = {c.name: [] for c in chosen}
+    async with contextlib.AsyncExitStack() as stack:
+        for contender in chosen:
+            await stack.enter_async_context(contender)
+        for repetition in range(repeats):
+            for contender in _rotated(chosen, repetition):
+                samples[contender.name].append(await _list_once(contender, prefix, count))
+    rows = []
+    for contender in chosen:
+        runs = samples[contender.name]
+        total = statistics.median(r["total_s"] for r in runs)
+        rows.append(
+            {
+                "backend": backend,
+                "contender": contender.name,
+                "kind": contender.kind,
+                "objects": count,
+                "first_entry_s": statistics.median(r["first_entry_s"] for r in runs),
+                "total_s": total,
+                "entries_per_s": count / total,
+                "peak_rss_growth_mib": max(r["peak_rss_growth_mib"] for r in runs),
+                "cpu_us_per_entry": statistics.median(r["cpu_us_per_entry"] for r in runs),
+            }
+        )
+        print(
+            f"  {backend:10} {contender.name:32} {count} objects: first after "
+            f"{rows[-1]['first_entry_s'] * 1000:.1f} ms, all in {total:.2f} s, "
+            f"+{rows[-1]['peak_rss_growth_mib']:.1f} MiB",
+            flush=True,
+        )
+    return rows
+
+
+def _rotated(chosen: list[Contender], repetition: int) -> list[Contender]:
+    shift = repetition % len(chosen)
+    return chosen[shift:] + chosen[:shift]
+
+
+async def _list_once(contender: Contender, prefix: str, count: int) -> dict[str, float]:
+    gc.collect()
+    baseline = _rss_kib("VmRSS")
+    Path("/proc/self/clear_refs").write_text("5")
+    cpu, started = time.process_time(), time.perf_counter()
+    first = None
+    seen = 0
+    async for _ in contender.list_names(prefix):
+        if first is None:
+            first = time.perf_counter() - started
+        seen += 1
+    total = time.perf_counter() - started
+    cpu = time.process_time() - cpu
+    growth = (_rss_kib("VmHWM") - baseline) / 1024
+    assert seen == count, (contender.name, seen, count)
+    return {
         "first_entry_s": first or 0.0,
         "total_s": total,
-        "entries_per_s": count / total,
         "peak_rss_growth_mib": growth,
+        "cpu_us_per_entry": cpu / count * 1e6,
     }
-    print(
-        f"  {backend:10} {count} objects: first after {row['first_entry_s'] * 1000:.1f} ms, "
-        f"all in {total:.2f} s, +{growth:.1f} MiB",
-        flush=True,
-    )
-    return row
 
 
 # -- report --------------------------------------------------------------------------------------
@@ -458,15 +490,21 @@ def markdown(results: dict[str, Any], arguments: argparse.Namespace) -> str:
         lines.append("")
     if results.get("listing"):
         lines += [
-            "**Listing** (`list()` streams pages; nothing is materialised).",
+            "**Listing** every object under one prefix, each contender with its own listing "
+            "call, in turns; medians of the repetitions, memory the largest growth. bucketry's "
+            "`list()` streams page by page; a peer that returns the whole list at once has its "
+            "first entry when it returns.",
             "",
-            "| backend | objects | first entry ms | total s | entries/s | peak RSS growth MiB |",
-            "|---|---|---|---|---|---|",
+            "| backend | contender | objects | first entry ms | total s | entries/s "
+            "| client CPU µs/entry | peak RSS growth MiB |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for row in results["listing"]:
             lines.append(
-                f"| {row['backend']} | {row['objects']} | {row['first_entry_s'] * 1000:.1f} "
-                f"| {row['total_s']:.2f} | {row['entries_per_s']:.0f} | {row['peak_rss_growth_mib']:.1f} |"
+                f"| {row['backend']} | {row.get('contender', 'bucketry')} | {row['objects']} "
+                f"| {row['first_entry_s'] * 1000:.1f} | {row['total_s']:.2f} "
+                f"| {row['entries_per_s']:.0f} | {row.get('cpu_us_per_entry', 0):.1f} "
+                f"| {row['peak_rss_growth_mib']:.1f} |"
             )
         lines.append("")
     return "\n".join(lines)
@@ -521,7 +559,7 @@ async def main_async(arguments: argparse.Namespace) -> dict[str, Any]:
                 count = arguments.list_local if local else arguments.list_remote
                 with emulators([] if backend == "memory" else [backend], workdir) as endpoints:
                     results["listing"] += await listing(
-                        backend, endpoints, count, OBSTORE.get(backend)
+                        backend, endpoints, count, arguments.repeats
                     )
             keep(results, arguments)
         if "large" in arguments.scenarios:
