@@ -143,3 +143,27 @@ async def test_every_request_survives_every_kind_of_damage(
             await storage.delete_prefix(prefix)
     assert outcomes == requests * len(KINDS)
     assert untranslated == [], "\n".join(untranslated)
+
+
+@pytest.mark.parametrize("backend_under_test", ["s3", "gcs", "azure"], indirect=True)
+async def test_a_large_read_damaged_in_transit_is_never_returned(
+    backend_under_test: tuple[str, str, Callable[[str], Storage]],
+) -> None:
+    """One byte flipped in the body of a 600 KiB read: the stream raises IntegrityError (Azure
+    checks each range before yielding it, S3 and GCS the whole object at its end) rather than
+    hand the damaged bytes on, and with no retry left nothing papers over it."""
+    from bucketry import IntegrityError
+
+    dialect, upstream, make = backend_under_test
+    data = _data(600 * KiB)
+    async with FaultProxy(upstream, FaultPlan(rate=0.0, dialect=dialect, seed=7)) as proxy:
+        storage = make(proxy.url)
+        storage.retry = RetryPolicy(attempts=1)
+        async with storage:
+            prefix = f"damaged-{secrets.token_hex(3)}"
+            name = await storage.save(f"{prefix}/large.bin", data)
+            proxy.inject("flip_response", method="GET", where=prefix)
+            with pytest.raises(IntegrityError):
+                await _read(storage, name)
+            assert proxy.injected["flip_response"] == 1, "the fault did not meet the read"
+            await storage.delete_prefix(prefix)
