@@ -381,7 +381,7 @@ class Storage:
         await self._ensure_connected()
         if first == 0 and end is None and self.resumes_whole_reads:
             chunks = self._stream(name, 0, None, size)
-        elif self.supports(Capability.PINNED_RESUME):
+        elif self.supports(Capability.PINNED_RESUME) and _takes_version(type(self)):
             version, pinned = ReadVersion(name), typing.cast(Callable[..., Any], self._stream)
             chunks = self._resuming(lambda at: pinned(name, at, end, size, version=version), first)
         else:
@@ -611,6 +611,20 @@ class Storage:
 
     async def _signed_url(self, name: str, expires: int, method: str) -> str:
         raise UnsupportedError(f"{type(self).__name__} does not implement signed_url().")
+
+
+_TAKES_VERSION: dict[type, bool] = {}
+
+
+def _takes_version(cls: type) -> bool:
+    """Whether ``cls._stream`` takes ``version``: a subclass of a backend that pins its reads may
+    override ``_stream`` the old way, and then its reads are resumed unpinned, not broken."""
+    known = _TAKES_VERSION.get(cls)
+    if known is None:
+        parameters = inspect.signature(cls._stream).parameters.values()  # type: ignore[attr-defined]
+        known = any(p.name == "version" or p.kind is p.VAR_KEYWORD for p in parameters)
+        _TAKES_VERSION[cls] = known
+    return known
 
 
 @contextlib.asynccontextmanager
