@@ -108,7 +108,7 @@ class _SharedRoot:
         removed behind the storage's back is noticed here and opened again."""
         with self._lock:
             fd = self._current
-            if fd is not None and os.fstat(fd).st_nlink == 0:
+            if fd is not None and not _alive(fd):
                 self._retire(fd)
                 fd = None
             if fd is None:
@@ -135,6 +135,14 @@ class _SharedRoot:
         if not self._users[fd]:
             del self._users[fd]
             os.close(fd)
+
+
+def _alive(directory_fd: int) -> bool:
+    """Whether the directory is still linked into the tree (a removed one has no links)."""
+    try:
+        return os.fstat(directory_fd).st_nlink > 0
+    except OSError:
+        return False
 
 
 _T = TypeVar("_T")
@@ -202,7 +210,6 @@ class FileSystemStorage(Storage):
         self.fsync = fsync
         self._root_path = os.path.realpath(self.location)
         self._root = _SharedRoot(self._open_root)
-        self._root_descriptor: int | None = None
         self._name_max = _name_max(self._root_path)
 
     @classmethod
