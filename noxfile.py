@@ -126,6 +126,7 @@ def mutation(session: nox.Session) -> None:
     """Seeded bugs in memory, filesystem and core, against the contract suite alone
     (``tools/mutation.py``; about an hour on 2 cores). Pass its options after ``--``:
     ``nox -s mutation -- --target memory``; the README's figure is from
-    ``nox -s mutation -- --sample filesystem=90`` (about 20 minutes)."""
-    _install_workspace(session, "filesystem", "memory")
+    ``nox -s mutation -- --sample filesystem=90`` (about 20 minutes). The cloud plugins are
+    installed for core's own tests of secrets, which build (never connect) each backend."""
+    _install_workspace(session, "filesystem", "memory", "s3", "gcs", "azure")
     session.run("python", "tools/mutation.py", *session.posargs)
