@@ -126,7 +126,8 @@ def mutation(session: nox.Session) -> None:
     """Seeded bugs in memory, filesystem and core, against the contract suite alone
     (``tools/mutation.py``; about an hour on 2 cores). Pass its options after ``--``:
     ``nox -s mutation -- --target memory``; the README's figure is from
-    ``nox -s mutation -- --sample filesystem=90`` (about 20 minutes). The cloud plugins are
-    installed for core's own tests of secrets, which build (never connect) each backend."""
+    ``nox -s mutation -- --sample filesystem=90`` (about 20 minutes). The cloud plugins and
+    their emulators are installed for core's own tests of secrets, which run each backend."""
     _install_workspace(session, "filesystem", "memory", "s3", "gcs", "azure")
+    session.install(*EXTRA_TEST_TOOLS["s3"], *EXTRA_TEST_TOOLS["gcs"])
     session.run("python", "tools/mutation.py", *session.posargs)
