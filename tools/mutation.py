@@ -393,7 +393,7 @@ class Worker:
         }
         command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:randomly", "-p"]
         command += ["no:cacheprovider", "-p", "no:hypothesispytest", "-o", "addopts="]
-        command += ["--no-header", "-rf", *arguments]
+        command += ["--no-header", "-rfE", *arguments]
         # A session of its own, so a hung mutant is stopped with everything it started, and
         # nothing outlives this run when it is itself stopped (see close()).
         process = subprocess.Popen(
@@ -417,8 +417,11 @@ class Worker:
         if result.returncode == 0:
             return ""
         for line in result.stdout.splitlines():
-            if line.startswith(("FAILED ", "ERROR ")):
-                return line.split(" ", 2)[1].split("::", 1)[-1]
+            # A test that failed, or whose fixtures did (a constructor the mutant broke); not a
+            # module that failed to import ("ERROR tests/test_x.py", no test named).
+            node = line.split(" ", 2)[1] if line.startswith(("FAILED ", "ERROR ")) else ""
+            if "::" in node:
+                return node.split("::", 1)[-1]
         # No test failed, yet pytest did not pass: it was interrupted, or could not collect or
         # start (a module the worker's copy lacks: the working tree changed during the run).
         # That is no verdict on the mutant; counting it as one once excused 15 survivors.
