@@ -663,3 +663,44 @@ def test_content_types_are_guessed_as_mimetypes_does() -> None:
         "p/q/r.html",
     ]:
         assert _guess_type(name) == mimetypes.guess_type(name)[0], name
+
+
+async def test_every_way_out_of_a_walk_lets_go_of_the_root(
+    storage: FileSystemStorage, outside: Path
+) -> None:
+    """A name refused, a name missing behind a file and a clash each end their walk early; when
+    the storage closes, none of them may have kept its root's descriptor open."""
+    from bucketry import BucketryError, NotFoundError
+
+    await storage.save("f.txt", b"x")
+    (Path(storage.location) / "escape").symlink_to(outside)
+    fd = storage._root._current
+    assert fd is not None
+    with pytest.raises(UnsafeNameError):
+        await storage.open("escape/secret.txt")
+    with pytest.raises(NotFoundError):
+        await storage.open("f.txt/inside")
+    with pytest.raises(BucketryError):
+        await storage.save("f.txt/inside", b"y")
+    await storage.aclose()
+    assert not _is_open(fd), "a walk that ended early still holds the root"
+
+
+def test_a_forked_child_draws_temp_names_of_its_own() -> None:
+    """Temp names count on from a tag drawn per process; a child counting through its parent's
+    names would collide with the parent's next save."""
+    from bucketry_filesystem import storage as module
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report its next name and leave at once
+        try:
+            os.write(write, module._temp_names.next().encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    child = os.read(read, 200).decode()
+    os.close(read)
+    os.waitpid(pid, 0)
+    parent = module._temp_names.next()
+    assert child.rsplit("-", 1)[0] != parent.rsplit("-", 1)[0]

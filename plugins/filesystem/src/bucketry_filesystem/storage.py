@@ -103,7 +103,7 @@ class _SharedRoot:
         self._current: int | None = None
         self._users: dict[int, int] = {}
 
-    def acquire(self, *, make: bool = False) -> int:
+    def acquire(self, *, make: bool) -> int:
         """The live root's descriptor, opened (with ``make``: the root made) if need be. A root
         removed behind the storage's back is noticed here and opened again."""
         with self._lock:
@@ -503,14 +503,15 @@ class FileSystemStorage(Storage):
         """
         with self._holding(name, follow_final=False) as at:
             try:
-                fd = os.open(at.entry, _READ_FLAGS, dir_fd=at.fd)
+                opened: int | None = os.open(at.entry, _READ_FLAGS, dir_fd=at.fd)
             except OSError as exc:
                 if exc.errno != errno.ELOOP:
                     raise
-                fd = -1
-        if fd < 0:
+                opened = None
+        if opened is None:
             with self._holding(name) as at:
-                fd = os.open(at.entry, _READ_FLAGS, dir_fd=at.fd)
+                opened = os.open(at.entry, _READ_FLAGS, dir_fd=at.fd)
+        fd = opened
         try:
             status = os.fstat(fd)
             if not stat.S_ISREG(status.st_mode):
