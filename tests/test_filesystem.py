@@ -674,10 +674,13 @@ async def test_every_way_out_of_a_walk_lets_go_of_the_root(
 
     await storage.save("f.txt", b"x")
     (Path(storage.location) / "escape").symlink_to(outside)
+    (Path(storage.location) / "loop").symlink_to("loop")
     fd = storage._root._current
     assert fd is not None
     with pytest.raises(UnsafeNameError):
         await storage.open("escape/secret.txt")
+    with pytest.raises(UnsafeNameError):  # a link to itself: the walk gives up after 40
+        await storage.open("loop/x.txt")
     with pytest.raises(NotFoundError):
         await storage.open("f.txt/inside")
     with pytest.raises(BucketryError):
@@ -704,3 +707,35 @@ def test_a_forked_child_draws_temp_names_of_its_own() -> None:
     os.waitpid(pid, 0)
     parent = module._temp_names.next()
     assert child.rsplit("-", 1)[0] != parent.rsplit("-", 1)[0]
+
+
+async def test_a_retarget_that_meets_another_taken_name_leaves_no_descriptor(
+    storage: FileSystemStorage,
+) -> None:
+    """When the alternative name a save moves to is taken as well, the walk to it is let go
+    before the next one is tried."""
+    from bucketry import WriteOptions
+
+    await storage.save("d1/a.txt", b"1")
+    await storage.save("d2/b.txt", b"2")
+    alternatives = iter(["d2/b.txt", "d3/c.txt"])
+    options = WriteOptions(overwrite=False, retarget=lambda taken: next(alternatives))
+
+    async def content() -> AsyncIterator[bytes]:
+        yield b"3"
+
+    before = len(os.listdir("/proc/self/fd"))
+    assert await storage._write("d1/a.txt", content(), options) == "d3/c.txt"
+    assert len(os.listdir("/proc/self/fd")) == before, "a descriptor was left open"
+
+
+async def test_a_copy_gets_the_file_mode_as_a_save_does(storage: FileSystemStorage) -> None:
+    await storage.save("a.txt", b"x")
+    await storage.copy("a.txt", "b.txt")
+    assert stat.S_IMODE(os.stat(storage.path("b.txt")).st_mode) == 0o644
+
+
+def test_a_blank_base_url_in_a_url_is_an_empty_base_not_a_missing_one() -> None:
+    """``file:///srv/files?base_url=`` asks for bare names as URLs, not for ``file://`` URIs."""
+    assert FileSystemStorage.from_url("file:///srv/files?base_url=").base_url == ""
+    assert FileSystemStorage.from_url("file:///srv/files").base_url is None
