@@ -60,9 +60,9 @@ T = TypeVar("T")
 
 MiB = 1024 * 1024
 READ_PART = 4 * MiB
+"""Bytes per ranged read: the most Azure sends with a Content-MD5 of the range."""
 INLINE_HASH = 256 * 1024
 """Ranges up to this size are hashed on the event loop; larger ones on a worker thread."""
-"""Bytes per ranged read: the most Azure sends with a Content-MD5 of the range."""
 _SAS_PERMISSIONS = {
     "GET": BlobSasPermissions(read=True),
     "HEAD": BlobSasPermissions(read=True),
@@ -387,9 +387,9 @@ class AzureStorage(ObjectStoreStorage):
         The SDK's downloader asks for one range after another, so a large read waited for every
         round trip in turn (82 MB/s from Azurite, against 465 for obstore's parallel reads). Each
         range comes with its Content-MD5, checked (:meth:`_read_range`), and names the first
-        range's ETag, so a blob
-        replaced during the read is never stitched from two versions; a read ``stream()``
-        resumes after a break asks for the ETag of the read it resumes (``version``).
+        range's ETag, so a blob replaced during the read is never stitched from two versions; a
+        read ``stream()`` resumes after a break asks for the ETag of the read it resumes
+        (``version``).
         """
         if end is not None and end <= start:
             await self._stat(name)
@@ -409,9 +409,9 @@ class AzureStorage(ObjectStoreStorage):
                 await self._stat(name)  # start is past the end: nothing to read
                 return
             raise
-        etag = headers.get("ETag")
-        if version is not None:
-            version.pin(etag)
+        # The rest of this read names the first range's version, as a resumed read does.
+        read = version if version is not None else ReadVersion(name)
+        read.pin(headers.get("ETag"))
         content_range = headers.get("Content-Range")  # "bytes 0-4194303/536870912"
         total = int(content_range.rsplit("/", 1)[1]) if content_range else start + len(data)
         stop = total if end is None else min(end, total)
@@ -419,13 +419,11 @@ class AzureStorage(ObjectStoreStorage):
         async def fetch(offset: int) -> bytes:
             try:
                 _, part = await self._read_range(
-                    blob, name, offset, min(READ_PART, stop - offset), etag
+                    blob, name, offset, min(READ_PART, stop - offset), read.tag
                 )
                 return part
             except AlreadyExistsError as exc:  # 412: the ETag no longer matches
-                raise IntegrityError(
-                    f"{name!r} was replaced while it was being read; read it again."
-                ) from exc
+                raise read.replaced() from exc
 
         ahead: deque[asyncio.Task[bytes]] = deque()
         offsets = iter(range(start + length, stop, READ_PART))
