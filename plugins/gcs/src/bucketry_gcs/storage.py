@@ -250,12 +250,17 @@ class GCSStorage(ObjectStoreStorage):
         for one means it was damaged on the way, an IntegrityError that the policy retries.
         """
 
+        if not retry:
+            return await self._send(
+                method, url, name, params, headers, data, ok, bucket_level, refused_means_damaged
+            )
+
         async def attempt() -> aiohttp.ClientResponse:
             return await self._send(
                 method, url, name, params, headers, data, ok, bucket_level, refused_means_damaged
             )
 
-        return await (self._retrying(attempt) if retry else attempt())
+        return await self._retrying(attempt)
 
     async def _send(
         self,
