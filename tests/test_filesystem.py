@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
+import shutil
 import stat
+import threading
 import unicodedata
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -560,13 +562,60 @@ async def test_a_root_removed_behind_its_back_is_made_and_used_again(
 ) -> None:
     """The root's descriptor is kept between operations; when someone removes the directory,
     the next save makes a new one and writes there, not into the removed one."""
-    import shutil
-
     await storage.save("first.txt", b"1")
     shutil.rmtree(storage.location)
     assert await storage.save("second.txt", b"2") == "second.txt"
     assert (Path(storage.location) / "second.txt").read_bytes() == b"2"
     assert await storage.listdir() == ([], ["second.txt"])
+
+
+async def test_a_removed_roots_descriptor_is_closed_once_noticed(
+    storage: FileSystemStorage,
+) -> None:
+    await storage.save("first.txt", b"1")
+    held = len(os.listdir("/proc/self/fd"))
+    shutil.rmtree(storage.location)
+    await storage.save("second.txt", b"2")
+    current = storage._root._current
+    assert current is not None
+    assert os.fstat(current).st_ino == os.stat(storage.location).st_ino
+    assert len(os.listdir("/proc/self/fd")) == held, "the removed root's descriptor leaked"
+
+
+async def test_one_slow_liveness_check_of_the_root_holds_up_no_other_operation(
+    storage: FileSystemStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whether the root is still linked is a system call on every operation. Made under the
+    lock that guards the shared descriptor, each worker thread would queue behind the others'
+    checks: a thread stuck in one must not stop another from getting the root."""
+    from bucketry_filesystem import storage as module
+
+    await storage.save("made.txt", b"the root is open")
+    inside, leave = threading.Event(), threading.Event()
+    checks = 0
+
+    def slow_first_check(fd: int) -> bool:
+        nonlocal checks
+        checks += 1
+        if checks == 1:
+            inside.set()
+            leave.wait(10)
+        return True
+
+    monkeypatch.setattr(module, "_alive", slow_first_check)
+    stuck = threading.Thread(target=lambda: storage._root.release(storage._root.acquire(make=True)))
+    stuck.start()
+    try:
+        assert inside.wait(10)
+        other = threading.Thread(
+            target=lambda: storage._root.release(storage._root.acquire(make=True))
+        )
+        other.start()
+        other.join(5)
+        assert not other.is_alive(), "a second operation waited for the first one's check"
+    finally:
+        leave.set()
+        stuck.join()
 
 
 async def test_links_are_followed_forty_deep_as_the_kernel_does(

@@ -105,17 +105,26 @@ class _SharedRoot:
 
     def acquire(self, *, make: bool) -> int:
         """The live root's descriptor, opened (with ``make``: the root made) if need be. A root
-        removed behind the storage's back is noticed here and opened again."""
-        with self._lock:
-            fd = self._current
-            if fd is not None and not _alive(fd):
-                self._retire(fd)
-                fd = None
-            if fd is None:
-                fd = self._current = self._open_root(make)
-                self._users[fd] = 0
-            self._users[fd] += 1
-            return fd
+        removed behind the storage's back is noticed here and opened again.
+
+        The check that it is still linked is a system call, made outside the lock: it lets go
+        of the GIL, and every other worker thread acquiring meanwhile would wait on the lock
+        (a context switch each, the largest cost of a small save on a fast disk).
+        """
+        while True:
+            with self._lock:
+                fd = self._current
+                if fd is None:
+                    fd = self._current = self._open_root(make)
+                    self._users[fd] = 1
+                    return fd
+                self._users[fd] += 1  # held: it cannot be closed while it is checked
+            if _alive(fd):
+                return fd
+            with self._lock:
+                if self._current == fd:
+                    self._current = None  # hand it out no more; it closes when let go below
+            self.release(fd)
 
     def release(self, fd: int) -> None:
         with self._lock:
