@@ -62,7 +62,8 @@ MiB = 1024 * 1024
 READ_PART = 4 * MiB
 """Bytes per ranged read: the most Azure sends with a Content-MD5 of the range."""
 INLINE_HASH = 256 * 1024
-"""Ranges up to this size are hashed on the event loop; larger ones on a worker thread."""
+"""Ranges and blocks up to this size are hashed on the event loop; larger ones on a worker
+thread."""
 _SAS_PERMISSIONS = {
     "GET": BlobSasPermissions(read=True),
     "HEAD": BlobSasPermissions(read=True),
@@ -335,10 +336,17 @@ class AzureStorage(ObjectStoreStorage):
 
         async def stage(number: int, body: memoryview) -> str:
             block_id = f"{token}-{number:08d}"  # the SDK base64-encodes ids itself
+            # The Content-MD5 the service checks the block against, hashed here once for every
+            # attempt: a large block on a worker thread while other blocks are on the wire (the
+            # SDK's validate_content hashes on the event loop, holding up every block in flight).
+            if len(body) > INLINE_HASH:
+                md5 = await asyncio.to_thread(_md5, body)
+            else:
+                md5 = _md5(body)
             await self._request(
                 name,
                 lambda: blob.stage_block(
-                    block_id, BytesReader(body), length=len(body), validate_content=True
+                    block_id, BytesReader(body), length=len(body), transactional_content_md5=md5
                 ),
             )
             return block_id
@@ -665,5 +673,9 @@ def _info(name: str, properties: Any) -> FileInfo:
     )
 
 
+def _md5(data: bytes | memoryview) -> bytes:
+    return hashlib.md5(data, usedforsecurity=False).digest()
+
+
 def _md5_base64(data: bytes) -> str:
-    return base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
+    return base64.b64encode(_md5(data)).decode()
