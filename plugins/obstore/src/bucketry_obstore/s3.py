@@ -47,7 +47,7 @@ class S3ObstoreStorage(ObstoreStorage):
         conditional_create: bool = True,
         multipart_threshold: int = 8 * MiB,
         part_size: int = 8 * MiB,
-        max_concurrency: int = 8,
+        max_concurrency: int = 6,
         list_page_size: int = 1000,
         max_attempts: int = 5,
         retry_deadline: float = 60.0,

@@ -278,16 +278,19 @@ class ObstoreStorage(ObjectStoreStorage):
             raise
 
     async def _received_md5(self, name: str, etag: str | None) -> str | None:
-        """The MD5 of what the store holds as version ``etag``, read back (a small object)."""
+        """The MD5 of what the store holds as version ``etag``, read back."""
         options: Any = {"if_match": etag} if etag else {}
         try:
             result = await self._get(name, options)
-            digest = hashlib.md5(usedforsecurity=False)
-            async for chunk in self._body(name, result, 8 * MiB):
-                digest.update(chunk)
+            # A large upload's read-back: obstore's buffers hashed as they come, not copied
+            # into bytes first, each MiB on a worker thread while the next one arrives.
+            digest = _OverlappedMD5()
+            with self._errors(name):
+                async for chunk in result.stream(min_chunk_size=MiB):
+                    await digest.update(chunk)
+            return await digest.hexdigest()
         except (NotFoundError, AlreadyExistsError):
             return None  # replaced or deleted meanwhile: not ours to judge
-        return digest.hexdigest()
 
     def _stored_md5(self, result: Any) -> str | None:
         """The MD5 the store holds for an object: its ETag where that is one, else ours."""
@@ -667,7 +670,7 @@ class _OverlappedMD5:
         self._hash = hashlib.md5(usedforsecurity=False)
         self._pending: asyncio.Future[None] | None = None
 
-    async def update(self, chunk: bytes) -> None:
+    async def update(self, chunk: bytes | obstore.Bytes) -> None:
         if self._pending is not None:
             await self._pending
             self._pending = None
