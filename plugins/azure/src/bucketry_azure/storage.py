@@ -112,7 +112,7 @@ class AzureStorage(ObjectStoreStorage):
         cache_control: str | None = None,
         max_single_put_size: int = 8 * MiB,
         block_size: int = 4 * MiB,
-        max_concurrency: int = 4,
+        max_concurrency: int = 8,
         list_page_size: int = 5000,
         copy_timeout: float = 600.0,
         max_attempts: int = 5,
