@@ -1,6 +1,6 @@
 """bucketry against the raw SDKs and its peers, on the same emulators, in one run.
 
-    python3 -m uv run --all-packages --all-extras --group bench python bench/run.py  # < 15 min
+    python3 -m uv run --all-packages --all-extras --group bench python bench/run.py  # about an hour
     ... bench/run.py --quick                                     # a smoke run, < 2 min
     ... bench/run.py --backends s3 filesystem --scenarios overhead listing
 
@@ -120,7 +120,7 @@ async def overhead(
     so a slow spell of the machine or the emulator falls on all of them, not on whoever ran then.
     Ratios are medians of the per-repetition ratios, which cancels that drift further."""
     concurrency = CONCURRENCY[backend]
-    chosen = contenders(backend, endpoints)
+    chosen = [c for c in contenders(backend, endpoints) if c.small]
     samples: dict[str, list[dict[str, float]]] = {c.name: [] for c in chosen}
     async with contextlib.AsyncExitStack() as stack:
         for contender in chosen:
@@ -199,7 +199,7 @@ async def scaling(
 ) -> list[dict[str, Any]]:
     """Ops/s and client CPU per operation at each concurrency, every contender taking its turn in
     each repetition, as in the small-object scenario."""
-    chosen = contenders(backend, endpoints)
+    chosen = [c for c in contenders(backend, endpoints) if c.small]
     rows: list[dict[str, Any]] = []
     async with contextlib.AsyncExitStack() as stack:
         for contender in chosen:
@@ -652,7 +652,7 @@ def main() -> None:
     if arguments.large_mib is None:
         arguments.large_mib = 64 if arguments.quick else 512
     arguments.list_local = 10_000 if arguments.quick else 100_000
-    arguments.list_remote = 1_000 if arguments.quick else 10_000
+    arguments.list_remote = 1_000 if arguments.quick else 100_000
     arguments.scaling_objects = 100 if arguments.quick else 250
     arguments.scaling_repeats = arguments.repeats
     # A terminated run still stops the emulators it started (their context managers run).
