@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import json
 import mimetypes
 import os
@@ -249,18 +250,19 @@ class GCSStorage(ObjectStoreStorage):
         ``refused_means_damaged`` is for bodies built here, well formed when they leave: a 400
         for one means it was damaged on the way, an IntegrityError that the policy retries.
         """
-
-        if not retry:
-            return await self._send(
-                method, url, name, params, headers, data, ok, bucket_level, refused_means_damaged
-            )
-
-        async def attempt() -> aiohttp.ClientResponse:
-            return await self._send(
-                method, url, name, params, headers, data, ok, bucket_level, refused_means_damaged
-            )
-
-        return await self._retrying(attempt)
+        attempt = functools.partial(
+            self._send,
+            method,
+            url,
+            name,
+            params,
+            headers,
+            data,
+            ok,
+            bucket_level,
+            refused_means_damaged,
+        )
+        return await (self._retrying(attempt) if retry else attempt())
 
     async def _send(
         self,
