@@ -339,10 +339,7 @@ class AzureStorage(ObjectStoreStorage):
             # The Content-MD5 the service checks the block against, hashed here once for every
             # attempt: a large block on a worker thread while other blocks are on the wire (the
             # SDK's validate_content hashes on the event loop, holding up every block in flight).
-            if len(body) > INLINE_HASH:
-                md5 = await asyncio.to_thread(_md5, body)
-            else:
-                md5 = _md5(body)
+            md5 = await _md5_off_the_loop_if_large(body)
             await self._request(
                 name,
                 lambda: blob.stage_block(
@@ -475,10 +472,7 @@ class AzureStorage(ObjectStoreStorage):
             )
             data = b"".join([chunk async for chunk in body])
         expected = headers.get("Content-MD5")
-        if len(data) > INLINE_HASH:
-            digest = await asyncio.to_thread(_md5_base64, data)
-        else:
-            digest = _md5_base64(data)
+        digest = base64.b64encode(await _md5_off_the_loop_if_large(data)).decode()
         if digest != expected:
             raise IntegrityError(
                 f"A range of {name!r} read from Azure does not match its Content-MD5; "
@@ -677,5 +671,9 @@ def _md5(data: bytes | memoryview) -> bytes:
     return hashlib.md5(data, usedforsecurity=False).digest()
 
 
-def _md5_base64(data: bytes) -> str:
-    return base64.b64encode(_md5(data)).decode()
+async def _md5_off_the_loop_if_large(data: bytes | memoryview) -> bytes:
+    """hashlib lets go of the GIL on large buffers: above :data:`INLINE_HASH` the hash runs on
+    a worker thread while other requests move; below, a thread hop would cost more than it."""
+    if len(data) > INLINE_HASH:
+        return await asyncio.to_thread(_md5, data)
+    return _md5(data)
