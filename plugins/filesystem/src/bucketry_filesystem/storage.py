@@ -123,7 +123,7 @@ class _SharedRoot:
                 return fd
             with self._lock:
                 if self._current == fd:
-                    self._current = None  # hand it out no more; it closes when let go below
+                    self._retire(fd)  # held by this call: it closes when let go below
             self.release(fd)
 
     def release(self, fd: int) -> None:
