@@ -656,6 +656,9 @@ class PlainAtomicSync(LocalBase):
     name = "plain sync loop, atomic replace (floor)"
 
     async def put(self, key: str, data: bytes) -> None:
+        self._replace(key, data)
+
+    def _replace(self, key: str, data: bytes) -> None:
         temp = self.root / f".tmp-{key}"
         temp.write_bytes(data)
         os.replace(temp, self.root / key)
@@ -673,11 +676,6 @@ class ThreadedAtomic(PlainAtomicSync):
 
     async def put(self, key: str, data: bytes) -> None:
         await asyncio.to_thread(self._replace, key, data)
-
-    def _replace(self, key: str, data: bytes) -> None:
-        temp = self.root / f".tmp-{key}"
-        temp.write_bytes(data)
-        os.replace(temp, self.root / key)
 
     async def get(self, key: str) -> bytes:
         return await asyncio.to_thread((self.root / key).read_bytes)
