@@ -14,7 +14,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from bucketry import AlreadyExistsError, FileInfo, NotFoundError, Storage, WriteOptions
+from bucketry import (
+    AlreadyExistsError,
+    FileInfo,
+    NotFoundError,
+    ReadVersion,
+    Storage,
+    WriteOptions,
+)
 
 _SHELVES: dict[str, dict[str, bytes]] = {}
 
@@ -46,7 +53,7 @@ class MinimalStorage(Storage):
         return name
 
     async def _stream(
-        self, name: str, start: int, end: int | None, chunk_size: int
+        self, name: str, start: int, end: int | None, chunk_size: int, version: ReadVersion
     ) -> AsyncIterator[bytes]:
         if name not in self._files:
             raise NotFoundError(name)

@@ -10,6 +10,7 @@ import pytest
 from bucketry import (
     IntegrityError,
     NotFoundError,
+    ReadVersion,
     RetryPolicy,
     RetryStats,
     UnavailableError,
@@ -103,10 +104,10 @@ class FlakyReads(MemoryStorage):
     broke = False
 
     async def _stream(
-        self, name: str, start: int, end: int | None, chunk_size: int
+        self, name: str, start: int, end: int | None, chunk_size: int, version: ReadVersion
     ) -> AsyncIterator[bytes]:
         sent = 0
-        async for chunk in super()._stream(name, start, end, chunk_size):
+        async for chunk in super()._stream(name, start, end, chunk_size, version):
             if not self.broke and sent >= 2 * chunk_size:
                 self.broke = True
                 raise UnavailableError("connection reset mid-body")

@@ -21,7 +21,7 @@ from urllib.parse import unquote
 
 from bucketry.config import ENVIRONMENT_VARIABLE, create_storage
 from bucketry.errors import ConfigurationError
-from bucketry.redaction import split_url
+from bucketry.urls import split_url
 from bucketry.storage import Storage
 
 __all__ = ["CONFIG_FILE", "Target", "config_paths", "resolve"]

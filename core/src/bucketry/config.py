@@ -13,7 +13,7 @@ import threading
 from typing import Any
 
 from bucketry.errors import ConfigurationError, UnknownBackendError
-from bucketry.redaction import split_url, url_shape
+from bucketry.urls import split_url, url_shape
 from bucketry.registry import load_backend
 from bucketry.storage import Storage, check_options
 

@@ -8,6 +8,7 @@ also inherits the builtin exception a Python programmer would reach for first, s
     BucketryError
     ├── NotFoundError              (FileNotFoundError)   the file does not exist
     ├── AlreadyExistsError         (FileExistsError)     create-if-absent found the name taken
+    ├── PreconditionFailedError                          the file is not the version a request named
     ├── PermissionDeniedError      (PermissionError)     the backend refused the credentials
     ├── UnsafeNameError            (ValueError)          a name that could escape or confuse storage
     ├── TooLargeError              (ValueError)          content went past ``max_size``
@@ -31,6 +32,7 @@ __all__ = [
     "InvalidContentError",
     "NotFoundError",
     "PermissionDeniedError",
+    "PreconditionFailedError",
     "TooLargeError",
     "UnavailableError",
     "UnknownBackendError",
@@ -56,6 +58,12 @@ class NotFoundError(BucketryError, FileNotFoundError):
 
 class AlreadyExistsError(BucketryError, FileExistsError):
     """A create-if-absent write, copy or move found its target name already taken."""
+
+
+class PreconditionFailedError(BucketryError):
+    """The file is no longer the version a request was made on (HTTP 412): it was replaced or
+    removed in between. A backend's boundary raises it for every failed precondition; what it
+    means (a taken name, a file replaced mid-read) is said where the precondition was sent."""
 
 
 class PermissionDeniedError(BucketryError, PermissionError):

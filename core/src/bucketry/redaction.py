@@ -21,9 +21,9 @@ import re
 import threading
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import SplitResult, quote, quote_plus, urlsplit
+from urllib.parse import quote, quote_plus
 
-__all__ = ["REDACTED", "register_secrets", "scrub", "secret_parts", "split_url", "url_shape"]
+__all__ = ["REDACTED", "register_secrets", "scrub", "secret_parts"]
 
 REDACTED = "***"
 _MIN_LENGTH = 6  # shorter values ("", "1") would redact ordinary text
@@ -50,26 +50,6 @@ def scrub(text: str) -> str:
     if "@" in text:
         text = _PASSWORD_IN_URL.sub(lambda match: match.group(1) + REDACTED + "@", text)
     return text
-
-
-def split_url(url: str) -> SplitResult:
-    """``urlsplit``, with a URL it cannot parse (``s3://[x/``) as a ``ConfigurationError`` that
-    quotes the URL's shape only."""
-    from bucketry.errors import ConfigurationError
-
-    try:
-        return urlsplit(url)
-    except ValueError as exc:
-        raise ConfigurationError(
-            f"{url_shape(url)!r} is not a valid URL ({exc}); check its brackets and host."
-        ) from None
-
-
-def url_shape(url: str) -> str:
-    """A URL as configuration errors may quote it: its query (where options, and so credentials,
-    travel) replaced by ``?...``, and any password by ``***``."""
-    head, question, _ = url.partition("?")
-    return scrub(head) + ("?..." if question else "")
 
 
 def secret_parts(value: str) -> list[str]:

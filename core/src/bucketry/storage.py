@@ -22,6 +22,7 @@ from types import MappingProxyType, TracebackType
 from typing import Any, ClassVar, Self, TypeVar
 from urllib.parse import parse_qsl
 
+from bucketry.checksums import WholeCheck
 from bucketry.content import DEFAULT_CHUNK_SIZE, Content, ContentSource
 from bucketry.errors import (
     AlreadyExistsError,
@@ -34,7 +35,8 @@ from bucketry.errors import (
 )
 from bucketry.info import Capability, FileInfo
 from bucketry.names import alternative_name, clean_name, clean_prefix, valid_filename
-from bucketry.redaction import register_secrets, scrub, secret_parts, split_url, url_shape
+from bucketry.redaction import register_secrets, scrub, secret_parts
+from bucketry.urls import split_url, url_shape
 from bucketry.retry import RetryPolicy, RetryStats
 
 __all__ = ["ReadVersion", "Storage", "WriteOptions"]
@@ -69,15 +71,18 @@ class ReadVersion:
 
     A break part-way through ``stream()`` is resumed with a new ``_stream`` from the next byte;
     had the file been replaced in between, the reader would get the head of one version and the
-    tail of another, each piece looking right. A backend with ``Capability.PINNED_RESUME`` takes
-    this object as ``_stream(..., version=...)``: it sends ``tag`` as a precondition where the
-    service takes one (If-Match, a generation) and reports what each answer carries with
-    :meth:`pin`.
+    tail of another, each piece looking right. Every ``_stream`` call is given this object; a
+    backend with ``Capability.PINNED_RESUME`` sends ``tag`` as a precondition where the service
+    takes one (If-Match, a generation) and reports what each answer carries with :meth:`pin`.
     """
 
     name: str
     tag: str | None = None
     """The first answer's version tag (an ETag, a generation); ``None`` until it is known."""
+    check: WholeCheck | None = None
+    """Set by the first answer of a whole read that carries the object's checksum
+    (:meth:`expect`): the core feeds it every byte the read yields, resumed ones too, and
+    compares at the end, so a resumed whole read is checked as a single one is."""
 
     def pin(self, tag: str | None) -> None:
         """Remember the first answer's ``tag``; raise :class:`IntegrityError` when a resumed
@@ -86,6 +91,13 @@ class ReadVersion:
             self.tag = tag
         elif tag != self.tag:
             raise self.replaced()
+
+    def expect(self, algorithm: str, expected: str | None) -> None:
+        """From the first answer of a whole read: the object's ``algorithm`` checksum is
+        ``expected`` (in the service's form, see :mod:`bucketry.checksums`). Later answers,
+        and answers without a checksum, change nothing."""
+        if self.check is None and expected:
+            self.check = WholeCheck(algorithm, expected)
 
     def replaced(self) -> IntegrityError:
         """The error for a file replaced while it was being read (a failed precondition too)."""
@@ -116,11 +128,6 @@ class Storage:
     session does). :class:`~bucketry.sync.SyncStorage` then runs every call on one loop of its
     own; a backend without such a client (local files, memory) is run in the caller's thread,
     where blocking is allowed (:func:`blocking_allowed`)."""
-    resumes_whole_reads: ClassVar[bool] = False
-    """Whether ``_stream(name, 0, None, ...)`` resumes its own broken reads (under the policy,
-    with :meth:`_resuming`) and checks the object's checksum over every byte it yielded,
-    first answer and resumed ones alike. The core then leaves whole reads to it; otherwise the
-    core resumes a broken read with a range request, which no whole-object checksum covers."""
     secret_options: ClassVar[frozenset[str]] = frozenset()
     """Constructor options that hold secrets; they are never shown in ``repr``."""
 
@@ -350,15 +357,16 @@ class Storage:
         await self._ensure_connected()
 
         async def read() -> bytes:
-            # Whole reads only, never resumed with a range: a backend can check the checksum of a
-            # whole object (CRC32C, MD5), not of a piece, so a damaged read is read again.
-            chunks = self._stream(cleaned, 0, None, DEFAULT_CHUNK_SIZE)
-            return b"".join([chunk async for chunk in chunks])
+            parts: builtins.list[bytes] = []
+            version = ReadVersion(cleaned)
+            chunks = self._resuming(version, 0, None, DEFAULT_CHUNK_SIZE, restart=parts.clear)
+            async with _closing(chunks):
+                async for chunk in chunks:
+                    parts.append(chunk)
+            return b"".join(parts)
 
-        # A backend that resumes whole reads itself has spent the policy on breaks already.
-        return await self._retrying(
-            read, retry_integrity=True, retry_unavailable=not self.resumes_whole_reads
-        )
+        # Breaks are the resume loop's (it spends the policy on them); damage is read again.
+        return await self._retrying(read, retry_integrity=True, retry_unavailable=False)
 
     async def stream(
         self,
@@ -379,13 +387,7 @@ class Storage:
             raise ValueError("stream() offsets must be non-negative; use stat() for the size.")
         size = chunk_size or DEFAULT_CHUNK_SIZE
         await self._ensure_connected()
-        if first == 0 and end is None and self.resumes_whole_reads:
-            chunks = self._stream(name, 0, None, size)
-        elif self.supports(Capability.PINNED_RESUME) and _takes_version(type(self)):
-            version, pinned = ReadVersion(name), typing.cast(Callable[..., Any], self._stream)
-            chunks = self._resuming(lambda at: pinned(name, at, end, size, version=version), first)
-        else:
-            chunks = self._resuming(lambda at: self._stream(name, at, end, size), first)
+        chunks = self._resuming(ReadVersion(name), first, end, size)
         # A reader that stops early closes the backend's read now (its file, its connection, the
         # ranges it has in flight), not whenever the garbage collector finds it.
         async with _closing(chunks):
@@ -393,18 +395,36 @@ class Storage:
                 yield chunk
 
     async def _resuming(
-        self, read_from: Callable[[int], AsyncIterator[bytes]], start: int = 0
+        self,
+        version: ReadVersion,
+        start: int,
+        end: int | None,
+        chunk_size: int,
+        *,
+        restart: Callable[[], object] | None = None,
     ) -> AsyncIterator[bytes]:
-        """Yield what ``read_from(start)`` yields; when the read breaks (``UnavailableError``),
-        call ``read_from`` again from the next byte, as often as the retry policy allows."""
+        """The one resume loop: yield what ``_stream`` yields; when the read breaks
+        (``UnavailableError``), read again from the next byte of the same version, as often as
+        the retry policy allows.
+
+        A whole read whose first answer carried the object's checksum (``version.check``) is
+        checked at its end over every byte it yielded. A whole read without one is never
+        stitched from ranges when the caller can take it again from the start (``restart``,
+        which ``open`` passes to drop what it collected): it is read again from byte 0.
+        """
         position, resumes = start, 0
+        whole = start == 0 and end is None
         while True:
             try:
-                async with _closing(read_from(position)) as chunks:
+                async with _closing(
+                    self._stream(version.name, position, end, chunk_size, version)
+                ) as chunks:
                     async for chunk in chunks:
                         position += len(chunk)
+                        if version.check is not None:
+                            await version.check.absorb(chunk)
                         yield chunk
-                return
+                break
             except UnavailableError:
                 resumes += 1
                 self.retry_stats.by_error["stream-resume"] = (
@@ -414,6 +434,11 @@ class Storage:
                     raise
                 self.retry_stats.retries += 1
                 await asyncio.sleep(self.retry.delay(resumes - 1))
+                if whole and restart is not None and version.check is None:
+                    restart()
+                    position = 0
+        if version.check is not None and whole:
+            await version.check.verify(version.name, self.backend_name or type(self).__name__)
 
     async def delete(self, name: str) -> None:
         """Remove ``name``. Deleting a file that does not exist is not an error."""
@@ -559,12 +584,14 @@ class Storage:
         raise NotImplementedError(f"{type(self).__name__} must implement _write().")
 
     def _stream(
-        self, name: str, start: int, end: int | None, chunk_size: int
+        self, name: str, start: int, end: int | None, chunk_size: int, version: ReadVersion
     ) -> AsyncIterator[bytes]:
         """Yield bytes ``start`` up to ``end`` (``None``: to the end) of ``name``.
 
-        A backend with ``Capability.PINNED_RESUME`` also takes ``version``, a
-        :class:`ReadVersion`, on the reads ``stream()`` may resume.
+        ``version`` is the read this call belongs to, the same object on every resume of it: a
+        backend with ``Capability.PINNED_RESUME`` pins it (:meth:`ReadVersion.pin`), and one
+        whose answers carry the object's checksum arms it on a whole read
+        (:meth:`ReadVersion.expect`). A backend that keeps neither promise ignores it.
         """
         raise NotImplementedError(f"{type(self).__name__} must implement _stream().")
 
@@ -600,7 +627,8 @@ class Storage:
         """Copy by streaming through this process; backends that can copy in place override it."""
         info = await self._stat(src)
         options = WriteOptions(overwrite, info.content_type, info.metadata)
-        await self._write(dst, self._stream(src, 0, None, DEFAULT_CHUNK_SIZE), options)
+        chunks = self._resuming(ReadVersion(src), 0, None, DEFAULT_CHUNK_SIZE)
+        await self._write(dst, chunks, options)
 
     async def _move(self, src: str, dst: str, *, overwrite: bool) -> None:
         await self._copy(src, dst, overwrite=overwrite)
@@ -611,20 +639,6 @@ class Storage:
 
     async def _signed_url(self, name: str, expires: int, method: str) -> str:
         raise UnsupportedError(f"{type(self).__name__} does not implement signed_url().")
-
-
-_TAKES_VERSION: dict[type, bool] = {}
-
-
-def _takes_version(cls: type) -> bool:
-    """Whether ``cls._stream`` takes ``version``: a subclass of a backend that pins its reads may
-    override ``_stream`` the old way, and then its reads are resumed unpinned, not broken."""
-    known = _TAKES_VERSION.get(cls)
-    if known is None:
-        parameters = inspect.signature(cls._stream).parameters.values()  # type: ignore[attr-defined]
-        known = any(p.name == "version" or p.kind is p.VAR_KEYWORD for p in parameters)
-        _TAKES_VERSION[cls] = known
-    return known
 
 
 @contextlib.asynccontextmanager

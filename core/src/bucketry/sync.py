@@ -47,6 +47,7 @@ from datetime import timedelta
 from types import TracebackType
 from typing import Any, Self, TypeVar, cast
 
+from bucketry.blocking import _blocking_allowed, blocking_allowed
 from bucketry.config import get_storage
 from bucketry.content import Content
 from bucketry.info import Capability, FileInfo
@@ -55,18 +56,6 @@ from bucketry.storage import Storage
 __all__ = ["Portal", "SyncStorage", "blocking_allowed", "get_sync_storage"]
 
 T = TypeVar("T")
-
-
-_blocking_allowed: contextvars.ContextVar[bool] = contextvars.ContextVar(
-    "bucketry_blocking_allowed", default=False
-)
-
-
-def blocking_allowed() -> bool:
-    """Whether the running coroutine may block its thread: true inside a
-    :class:`SyncStorage` call on the caller's own thread, where a backend should make its
-    blocking calls directly rather than hand them to a worker thread."""
-    return _blocking_allowed.get()
 
 
 def _refuse_inside_a_loop() -> None:

@@ -16,7 +16,14 @@ from typing import Any
 
 import pytest
 
-from bucketry import Capability, IntegrityError, RetryPolicy, Storage, UnavailableError
+from bucketry import (
+    Capability,
+    IntegrityError,
+    ReadVersion,
+    RetryPolicy,
+    Storage,
+    UnavailableError,
+)
 from bucketry_conformance.contract._base import ContractBase, _read, area, requires
 
 
@@ -39,6 +46,9 @@ class _Reads:
     """Where each broken read stopped: its start plus the bytes it delivered."""
     closed: int = 0
     """How many of those reads have been closed (ended, broken or abandoned)."""
+    checked: bool = False
+    """Whether the first answer armed a whole-object checksum on the read (``ReadVersion.check``),
+    which lets the core resume a whole read instead of reading it again."""
 
 
 @contextmanager
@@ -54,13 +64,14 @@ def _breaking(
     original: Callable[..., AsyncIterator[bytes]] = storage._stream
 
     async def broken(
-        name: str, start: int, end: int | None, chunk_size: int, **options: Any
+        name: str, start: int, end: int | None, chunk_size: int, version: ReadVersion
     ) -> AsyncIterator[bytes]:
         reads.starts.append(start)
         failing = len(reads.starts) <= breaks
-        chunks = original(name, start, end, chunk_size, **options)
+        chunks = original(name, start, end, chunk_size, version)
         try:
             async for chunk in chunks:
+                reads.checked = reads.checked or version.check is not None
                 yield chunk
                 if failing:
                     reads.breaks.append(start + len(chunk))
@@ -116,8 +127,6 @@ class BrokenReads(ContractBase):
     ) -> None:
         """The head of one version and the tail of another would each look right; the resumed
         read must notice the replacement instead."""
-        if not options and storage.resumes_whole_reads:
-            pytest.skip("the backend resumes whole reads inside its own _stream")
         old, new = secrets.token_bytes(10_000), secrets.token_bytes(10_000)
         name = await storage.save(root + "replaced.bin", old)
 
@@ -156,13 +165,52 @@ class BrokenReads(ContractBase):
 
     @area("resume")
     async def test_a_broken_whole_read_is_read_again(self, storage: Storage, root: str) -> None:
-        if storage.resumes_whole_reads:
-            pytest.skip("the backend resumes whole reads inside its own _stream")
+        """A whole read is read again from the start, unless its first answer carried the
+        object's checksum: then it resumes at the next byte, and the checksum covers both."""
         data = secrets.token_bytes(3 * 64 * 1024)
         name = await storage.save(root + "broken.bin", data)
         with _policy(storage, attempts=3), _breaking(storage, breaks=1) as reads:
             assert await storage.open(name) == data
-        assert reads.starts == [0, 0], "a whole read is read again from the start, never resumed"
+        if reads.checked:
+            assert reads.starts == [0, *reads.breaks], "a checked whole read resumes where it broke"
+        else:
+            assert reads.starts == [0, 0], "an unchecked whole read is read again from the start"
+
+    @area("resume")
+    async def test_a_resumed_whole_read_is_checked_over_every_byte(
+        self, storage: Storage, root: str
+    ) -> None:
+        """Bytes damaged before a break are already yielded when the read resumes: a whole read
+        whose first answer carried the object's checksum must still find them at its end."""
+        data = secrets.token_bytes(3 * 64 * 1024)
+        name = await storage.save(root + "flipped.bin", data)
+        original: Callable[..., AsyncIterator[bytes]] = storage._stream
+        flipped: list[int] = []
+
+        async def flipping(
+            name: str, start: int, end: int | None, chunk_size: int, version: ReadVersion
+        ) -> AsyncIterator[bytes]:
+            async for chunk in original(name, start, end, chunk_size, version):
+                if not flipped:
+                    flipped.append(start)
+                    yield bytes([chunk[0] ^ 1]) + chunk[1:]
+                    raise UnavailableError("connection reset by the contract suite")
+                yield chunk
+
+        storage._stream = flipping  # type: ignore[method-assign]
+        try:
+            with _policy(storage, attempts=3):
+                version = ReadVersion(name)
+                chunks = storage._resuming(version, 0, None, 1_000)
+                try:
+                    got: bytes | None = b"".join([chunk async for chunk in chunks])
+                except IntegrityError:
+                    got = None
+        finally:
+            del storage._stream
+        if version.check is None:
+            pytest.skip("the backend's answers carry no whole-object checksum")
+        assert got is None, "a resumed whole read yielded damaged bytes without a word"
 
     @area("resume")
     async def test_a_read_abandoned_early_closes_the_backend_read_at_once(

@@ -60,11 +60,11 @@ class Lifecycle(ContractBase):
             if declared:  # the read remembers a version, and refuses another
                 version = ReadVersion(name)
                 pinned: Any = storage._stream
-                assert b"".join([c async for c in pinned(name, 1, None, 2, version=version)])
+                assert b"".join([c async for c in pinned(name, 1, None, 2, version)])
                 assert version.tag is not None, "the first read left no version tag to resume on"
                 stale = ReadVersion(name, tag=version.tag + "-stale")
                 with pytest.raises(IntegrityError):
-                    _ = [c async for c in pinned(name, 1, None, 2, version=stale)]
+                    _ = [c async for c in pinned(name, 1, None, 2, stale)]
             else:
                 assert await _read(storage, name, start=1) == b"inned"
         else:  # pragma: no cover - a new capability must get a check here

@@ -43,8 +43,8 @@ from bucketry import (
 )
 from bucketry.content import read_ahead
 from bucketry.names import RESERVED_PREFIX, clean_name
-from bucketry.redaction import url_shape
-from bucketry.sync import blocking_allowed
+from bucketry.urls import url_shape
+from bucketry.blocking import blocking_allowed
 from bucketry_filesystem.beneath import DIRECTORY_FLAGS, Escape, Resolved, resolve
 
 __all__ = ["TEMP_PREFIX", "FileSystemStorage"]
@@ -536,16 +536,15 @@ class FileSystemStorage(Storage):
         start: int,
         end: int | None,
         chunk_size: int,
-        version: ReadVersion | None = None,
+        version: ReadVersion,
     ) -> AsyncIterator[bytes]:
         def open_at_start() -> tuple[Any, bytes]:
             fd, status = self._open_descriptor(name)
             try:
-                if version is not None:
-                    # Every save renames a new file into place: a replaced file is another inode.
-                    version.pin(
-                        f"{status.st_dev}:{status.st_ino}:{status.st_size}:{status.st_mtime_ns}"
-                    )
+                # Every save renames a new file into place: a replaced file is another inode.
+                version.pin(
+                    f"{status.st_dev}:{status.st_ino}:{status.st_size}:{status.st_mtime_ns}"
+                )
                 last = status.st_size if end is None else min(status.st_size, end)
                 # A small file (or range) is read, and closed, on the same trip to the worker
                 # thread; the read is sized to what is there, not to the chunk size, and made

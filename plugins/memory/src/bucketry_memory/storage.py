@@ -24,7 +24,7 @@ from bucketry import (
     Storage,
     WriteOptions,
 )
-from bucketry.redaction import url_shape
+from bucketry.urls import url_shape
 
 __all__ = ["MemoryStorage"]
 
@@ -108,11 +108,10 @@ class MemoryStorage(Storage):
         start: int,
         end: int | None,
         chunk_size: int,
-        version: ReadVersion | None = None,
+        version: ReadVersion,
     ) -> AsyncIterator[bytes]:
         blob = self._get(name)
-        if version is not None:
-            version.pin(blob.etag)
+        version.pin(blob.etag)
         data = memoryview(blob.data)[start:end]
         for offset in range(0, len(data), chunk_size):
             yield bytes(data[offset : offset + chunk_size])
