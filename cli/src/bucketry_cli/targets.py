@@ -21,8 +21,8 @@ from urllib.parse import unquote
 
 from bucketry.config import ENVIRONMENT_VARIABLE, create_storage
 from bucketry.errors import ConfigurationError
-from bucketry.urls import split_url
 from bucketry.storage import Storage
+from bucketry.urls import split_url
 
 __all__ = ["CONFIG_FILE", "Target", "config_paths", "resolve"]
 

@@ -27,6 +27,7 @@ __all__ = [
     "Checksum",
     "PartDigests",
     "WholeCheck",
+    "computable",
     "digest_off_the_loop",
     "md5_hex",
     "register",
@@ -127,6 +128,12 @@ def running(algorithm: str) -> Checksum:
         return _FACTORIES[algorithm]()
     except KeyError:
         raise ValueError(f"No checksum named {algorithm!r}; known: {sorted(_FACTORIES)}.") from None
+
+
+def computable(algorithm: str) -> bool:
+    """Whether :func:`running` can compute ``algorithm`` (S3's multipart ETag it cannot: it
+    depends on how the object was cut into parts)."""
+    return algorithm in _FACTORIES
 
 
 def md5_hex(data: bytes | bytearray | memoryview) -> str:

@@ -13,9 +13,9 @@ import threading
 from typing import Any
 
 from bucketry.errors import ConfigurationError, UnknownBackendError
-from bucketry.urls import split_url, url_shape
 from bucketry.registry import load_backend
 from bucketry.storage import Storage, check_options
+from bucketry.urls import split_url, url_shape
 
 __all__ = ["close_storages", "configure_storage", "create_storage", "get_storage"]
 

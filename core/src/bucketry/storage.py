@@ -36,8 +36,8 @@ from bucketry.errors import (
 from bucketry.info import Capability, FileInfo
 from bucketry.names import alternative_name, clean_name, clean_prefix, valid_filename
 from bucketry.redaction import register_secrets, scrub, secret_parts
-from bucketry.urls import split_url, url_shape
 from bucketry.retry import RetryPolicy, RetryStats
+from bucketry.urls import split_url, url_shape
 
 __all__ = ["ReadVersion", "Storage", "WriteOptions"]
 

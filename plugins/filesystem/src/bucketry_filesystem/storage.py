@@ -41,10 +41,10 @@ from bucketry import (
     UnsafeNameError,
     WriteOptions,
 )
+from bucketry.blocking import blocking_allowed
 from bucketry.content import read_ahead
 from bucketry.names import RESERVED_PREFIX, clean_name
 from bucketry.urls import url_shape
-from bucketry.blocking import blocking_allowed
 from bucketry_filesystem.beneath import DIRECTORY_FLAGS, Escape, Resolved, resolve
 
 __all__ = ["TEMP_PREFIX", "FileSystemStorage"]

@@ -24,17 +24,17 @@ from botocore.exceptions import (
 from botocore.parsers import ResponseParserError
 
 from bucketry import (
-    AlreadyExistsError,
     BucketryError,
     ConfigurationError,
     IntegrityError,
     NotFoundError,
     PermissionDeniedError,
+    PreconditionFailedError,
     TooLargeError,
     UnavailableError,
 )
 
-__all__ = ["error_code", "error_for", "s3_errors"]
+__all__ = ["error_code", "error_for", "past_end", "s3_errors", "translate"]
 
 _NOT_FOUND = {"NoSuchKey", "404", "NotFound"}
 _DENIED = {
@@ -47,7 +47,7 @@ _DENIED = {
     "InvalidToken",
     "AllAccessDisabled",
 }
-_EXISTS = {"PreconditionFailed", "412"}
+_PRECONDITION = {"PreconditionFailed", "412"}
 # S3 could not use what it received: a body or part list changed in transit (our requests are
 # well formed when they leave), so the request is sent again like a damaged upload.
 _DAMAGED_REQUEST = {
@@ -89,8 +89,9 @@ def error_for(code: str, status: object, bucket: str, name: str | None) -> Bucke
         return PermissionDeniedError(
             f"S3 refused access to {subject} ({code}); check the credentials and the bucket policy."
         )
-    if code in _EXISTS or status == 412:
-        return AlreadyExistsError(f"{subject} already exists.")
+    if code in _PRECONDITION or status == 412:
+        # If-None-Match on a create, If-Match on a read: the engine says which it sent.
+        return PreconditionFailedError(f"{subject} is not in the state the request named.")
     if code == "NoSuchUpload":
         return NotFoundError(f"The multipart upload of {subject} no longer exists; save it again.")
     if code in _DAMAGED_REQUEST:
@@ -102,43 +103,58 @@ def error_for(code: str, status: object, bucket: str, name: str | None) -> Bucke
     return BucketryError(f"S3 error on {subject}: {code}.")
 
 
-@contextmanager
-def s3_errors(bucket: str, name: str | None = None) -> Iterator[None]:
-    """Translate whatever the S3 client raises inside the block.
+def past_end(exc: BaseException) -> bool:
+    """Whether a ranged GetObject failed because its start is at or past the end."""
+    return isinstance(exc, ClientError) and error_code(exc) == "InvalidRange"
+
+
+def translate(exc: BaseException, bucket: str, name: str | None = None) -> BucketryError:
+    """The bucketry error for whatever the S3 client raised.
 
     Messages name the bucket and the file, and never carry credentials (botocore's own messages
     do not include them, and no request parameters are echoed).
     """
     subject = f"{name!r} in bucket {bucket!r}" if name else f"bucket {bucket!r}"
-    try:
-        yield
-    except BucketryError:
-        raise
-    except ClientError as exc:
+    if isinstance(exc, BucketryError):
+        return exc
+    if isinstance(exc, ClientError):
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        raise error_for(error_code(exc), status, bucket, name) from exc
-    except (NoCredentialsError, PartialCredentialsError, ProfileNotFound) as exc:
-        raise ConfigurationError(
+        return error_for(error_code(exc), status, bucket, name)
+    if isinstance(exc, (NoCredentialsError, PartialCredentialsError, ProfileNotFound)):
+        return ConfigurationError(
             f"No usable AWS credentials ({type(exc).__name__}): pass access_key_id and "
             "secret_access_key, a profile, or set the standard AWS environment variables."
-        ) from exc
-    except (ResponseParserError, IncompleteReadError, ResponseStreamingError, ValueError) as exc:
+        )
+    if isinstance(
+        exc, (ResponseParserError, IncompleteReadError, ResponseStreamingError, ValueError)
+    ):
         # botocore raises ValueError for a field it cannot parse (a damaged timestamp).
-        raise UnavailableError(
+        return UnavailableError(
             f"S3's answer for {subject} arrived damaged or incomplete; try again."
-        ) from exc
-    except (BotoConnectionError, HTTPClientError, ReadTimeoutError) as exc:
-        raise UnavailableError(
+        )
+    if isinstance(exc, (BotoConnectionError, HTTPClientError, ReadTimeoutError)):
+        return UnavailableError(
             f"Could not reach S3 for {subject} ({type(exc).__name__}); check endpoint_url "
             "and the network."
-        ) from exc
-    except FlexibleChecksumError as exc:
-        raise IntegrityError(
+        )
+    if isinstance(exc, FlexibleChecksumError):
+        return IntegrityError(
             f"The bytes of {subject} read from S3 do not match their stored checksum."
-        ) from exc
-    except BotoCoreError as exc:
-        raise BucketryError(f"S3 client error on {subject}: {type(exc).__name__}.") from exc
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        raise UnavailableError(
+        )
+    if isinstance(exc, BotoCoreError):
+        return BucketryError(f"S3 client error on {subject}: {type(exc).__name__}.")
+    if isinstance(exc, (aiohttp.ClientError, TimeoutError)):
+        return UnavailableError(
             f"The connection to S3 failed for {subject} ({type(exc).__name__}); try again."
-        ) from exc
+        )
+    return BucketryError(f"Unexpected error from the S3 client on {subject}: {type(exc).__name__}.")
+
+
+@contextmanager
+def s3_errors(bucket: str, name: str | None = None) -> Iterator[None]:
+    """Translate whatever the S3 client raises inside the block (for what runs outside a
+    request: building the client, signing)."""
+    try:
+        yield
+    except Exception as exc:
+        raise translate(exc, bucket, name) from exc

@@ -1,0 +1,163 @@
+"""The object-store engine on its in-memory adapter: the whole contract in-process, and the
+scenarios the emulators stage over a network (a lost answer, damage on the way in and out, a
+read broken mid-body), here deterministic and without a network."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bucketry import IntegrityError, RetryPolicy
+from bucketry.objectstore.memory import InMemoryObjectStore, MemoryBucket
+from bucketry_conformance import StorageContract
+
+pytestmark = pytest.mark.anyio
+KiB = 1024
+
+
+def make(bucket: str, **options: object) -> InMemoryObjectStore:
+    storage = InMemoryObjectStore(
+        bucket=bucket,
+        multipart_threshold=64 * KiB,
+        part_size=16 * KiB,
+        **options,  # type: ignore[arg-type]
+    )
+    storage.retry = RetryPolicy(attempts=5, base_delay=0.0, max_delay=0.0)
+    return storage
+
+
+class TestInMemoryObjectStoreContract(StorageContract):
+    list_page_size = 7
+
+    @pytest.fixture
+    async def storage(self) -> AsyncIterator[InMemoryObjectStore]:
+        storage = InMemoryObjectStore(
+            bucket=f"contract-{secrets.token_hex(4)}",
+            prefix="contract",
+            multipart_threshold=64 * KiB,
+            part_size=16 * KiB,
+            list_page_size=7,
+        )
+        async with storage:
+            yield storage
+
+
+class TestUncheckedInMemoryObjectStoreContract(StorageContract):
+    """A service that stores whatever arrives, as the emulators do: the after-commit checks."""
+
+    list_page_size = 7
+
+    @pytest.fixture
+    async def storage(self) -> AsyncIterator[InMemoryObjectStore]:
+        storage = InMemoryObjectStore(
+            bucket=f"unchecked-{secrets.token_hex(4)}",
+            checks_checksums=False,
+            multipart_threshold=64 * KiB,
+            part_size=16 * KiB,
+            list_page_size=7,
+        )
+        async with storage:
+            yield storage
+
+
+SIZES = {"single": 10 * KiB, "multipart": 100 * KiB}
+COMMIT = {"single": "put", "multipart": "complete"}
+
+
+@pytest.mark.parametrize("path", ["single", "multipart"])
+async def test_a_lost_create_answer_stores_one_object_under_the_asked_name(path: str) -> None:
+    storage = make(f"lost-{secrets.token_hex(4)}")
+    data = secrets.token_bytes(SIZES[path])
+    storage.service.inject("lost_answer", COMMIT[path], "report")
+    assert await storage.save("report.bin", data) == "report.bin"
+    assert storage.service.injected == {"lost_answer": 1}
+    assert [info.name async for info in storage.list()] == ["report.bin"]
+    assert storage.retry_stats.retries >= 1
+    assert await storage.open("report.bin") == data
+
+
+@pytest.mark.parametrize("checks", [True, False], ids=["checking", "unchecked"])
+@pytest.mark.parametrize("path", ["single", "multipart"])
+async def test_damage_on_the_way_in_is_sent_again(path: str, checks: bool) -> None:
+    storage = make(f"damaged-{secrets.token_hex(4)}", checks_checksums=checks)
+    data = secrets.token_bytes(SIZES[path])
+    storage.service.inject("damage_request", "put" if path == "single" else "part", "report")
+    assert await storage.save("report.bin", data) == "report.bin"
+    assert storage.service.injected == {"damage_request": 1}
+    assert await storage.open("report.bin") == data
+    assert [info.name async for info in storage.list()] == ["report.bin"]
+
+
+@pytest.mark.parametrize("checks", [True, False], ids=["checking", "unchecked"])
+async def test_a_damaged_overwrite_keeps_the_old_file_or_says_what_replaced_it(
+    checks: bool,
+) -> None:
+    storage = make(f"overwrite-{secrets.token_hex(4)}", checks_checksums=checks)
+    old, new = secrets.token_bytes(10 * KiB), secrets.token_bytes(10 * KiB)
+    await storage.save("report.bin", old)
+    storage.retry = RetryPolicy(attempts=1)  # the damage is the last word
+    storage.service.inject("damage_request", "put", "report")
+    with pytest.raises(IntegrityError) as raised:
+        await storage.save("report.bin", new, overwrite=True)
+    stored = storage.service.objects[storage._key("report.bin")].data
+    if checks:
+        assert stored == old, "a refused overwrite must keep the old file"
+    else:
+        assert stored not in (old, new)  # the damaged bytes the service committed
+        assert "previous version" in str(raised.value)
+        assert "cannot be restored" in str(raised.value)
+
+
+async def test_a_damaged_create_that_was_stored_is_removed() -> None:
+    storage = make(f"removed-{secrets.token_hex(4)}", checks_checksums=False)
+    storage.retry = RetryPolicy(attempts=1)
+    storage.service.inject("damage_request", "put", "report")
+    with pytest.raises(IntegrityError, match="removed"):
+        await storage.save("report.bin", b"x" * 1000)
+    assert not await storage.exists("report.bin")
+
+
+async def test_a_damaged_whole_read_is_read_again_and_a_resumed_one_is_checked() -> None:
+    storage = make(f"reads-{secrets.token_hex(4)}")
+    data = secrets.token_bytes(50 * KiB)  # one request: its ETag is its MD5
+    await storage.save("photo.bin", data)
+    storage.service.inject("damage_answer", "get", "photo")
+    assert await storage.open("photo.bin") == data
+    assert storage.service.injected == {"damage_answer": 1}
+    # A byte flipped before a break is already yielded: the resumed read's check finds it.
+    storage.service.inject("damage_answer", "get", "photo")
+    storage.service.inject("break_read", "get", "photo")
+    with pytest.raises(IntegrityError):
+        _ = [chunk async for chunk in storage.stream("photo.bin", chunk_size=16 * KiB)]
+
+
+async def test_a_read_broken_mid_body_resumes_on_the_same_version() -> None:
+    storage = make(f"resume-{secrets.token_hex(4)}")
+    data = secrets.token_bytes(200 * KiB)
+    await storage.save("photo.bin", data)
+    storage.service.inject("break_read", "get", "photo")
+    got = b"".join([chunk async for chunk in storage.stream("photo.bin", chunk_size=64 * KiB)])
+    assert got == data
+    assert storage.retry_stats.by_error == {"stream-resume": 1}
+    gets = [request for request in storage.service.requests if request[0] == "get"]
+    assert len(gets) == 2
+
+
+async def test_a_failed_multipart_upload_is_aborted() -> None:
+    storage = make(f"abort-{secrets.token_hex(4)}")
+    storage.retry = RetryPolicy(attempts=1)
+
+    async def failing() -> AsyncIterator[bytes]:
+        yield b"x" * (80 * KiB)
+        raise RuntimeError("source failed mid-upload")
+
+    with pytest.raises(RuntimeError):
+        await storage.save("fails.bin", failing())
+    assert storage.service.uploads == {}
+    assert not await storage.exists("fails.bin")
+
+
+def test_a_shared_bucket_is_shared() -> None:
+    assert MemoryBucket.named("same") is MemoryBucket.named("same")
