@@ -50,8 +50,8 @@ def gcs(endpoint: str, bucket: str) -> Storage:
     return GCSStorage(
         bucket=bucket,
         emulator_host=endpoint,
-        max_single_put_size=256 * KiB,
-        chunk_size=256 * KiB,
+        multipart_threshold=256 * KiB,
+        part_size=256 * KiB,
         max_concurrency=5,
         read_timeout=10,
     )
@@ -66,8 +66,8 @@ def azure(endpoint: str, container: str, connection_string: str) -> Storage:
             connection_string.split("BlobEndpoint=")[1].split(";")[0],
             endpoint + "/devstoreaccount1",
         ),
-        max_single_put_size=256 * KiB,
-        block_size=256 * KiB,
+        multipart_threshold=256 * KiB,
+        part_size=256 * KiB,
         read_timeout=10,
     )
 

@@ -31,8 +31,8 @@ def make_storage(connection_string: str, container: str, **options: Any) -> Azur
     settings: dict[str, Any] = {
         "container": container,
         "connection_string": connection_string,
-        "max_single_put_size": 2 * MiB,
-        "block_size": MiB,
+        "multipart_threshold": 2 * MiB,
+        "part_size": MiB,
         "list_page_size": 7,
     }
     settings.update(options)
@@ -162,9 +162,14 @@ class TestAzureSpecifics:
         plain = make_storage(azurite_connection_string, azure_container, prefix="p")
         assert plain.url("a b.txt").endswith(f"/{AZURITE_ACCOUNT}/{azure_container}/p/a%20b.txt")
         expiring = make_storage(
-            azurite_connection_string, azure_container, prefix="p", expiration_secs=60
+            azurite_connection_string, azure_container, prefix="p", querystring_expire=60
         )
         assert "sig=" in expiring.url("a b.txt")
+        with pytest.warns(DeprecationWarning, match="'querystring_expire'"):
+            renamed = make_storage(
+                azurite_connection_string, azure_container, prefix="p", expiration_secs=60
+            )
+        assert "sig=" in renamed.url("a b.txt")
         cdn = make_storage(
             azurite_connection_string, azure_container, custom_domain="cdn.example.com"
         )

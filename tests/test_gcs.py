@@ -29,8 +29,8 @@ def make_storage(endpoint: str, bucket: str, **options: Any) -> GCSStorage:
     settings: dict[str, Any] = {
         "bucket": bucket,
         "emulator_host": endpoint,
-        "max_single_put_size": MiB,
-        "chunk_size": 256 * 1024,
+        "multipart_threshold": MiB,
+        "part_size": 256 * 1024,
         "max_concurrency": 5,
     }
     settings.update(options)
@@ -305,12 +305,19 @@ class TestGCSSpecifics:
 
 
 def test_url_form_and_bad_configuration(tmp_path: Any) -> None:
-    storage = create_storage("gs://media/site?emulator_host=127.0.0.1:1&chunk_size=524288")
+    storage = create_storage("gs://media/site?emulator_host=127.0.0.1:1&part_size=524288")
     assert isinstance(storage, GCSStorage)
     assert storage.prefix == "site/"
     assert storage.api_root == "http://127.0.0.1:1"
     with pytest.raises(ConfigurationError, match="256 KiB"):
-        GCSStorage(bucket="b", chunk_size=1000)
+        GCSStorage(bucket="b", part_size=1000)
+    old_name = "the same name on every backend"
+    with pytest.raises(ConfigurationError, match="256 KiB"), pytest.warns(match=old_name):
+        GCSStorage(bucket="b", chunk_size=1000)  # the old name, for one release
+    with pytest.warns(DeprecationWarning, match=old_name) as warned:
+        renamed = GCSStorage(bucket="b", chunk_size=512 * 1024, max_single_put_size=3)
+    assert {str(w.message).split("'")[1] for w in warned} == {"chunk_size", "max_single_put_size"}
+    assert (renamed.part_size, renamed.multipart_threshold) == (512 * 1024, 3)
     with pytest.raises(ConfigurationError, match="service_file"):
         GCSStorage(bucket="b", service_file=str(tmp_path / "missing.json"))
     unsigned = GCSStorage(bucket="b", emulator_host="http://127.0.0.1:1")

@@ -209,12 +209,16 @@ class WholeCheck:
                 None, self._sum.update, chunk
             )
 
-    async def verify(self, name: str, service: str) -> None:
-        """Raise :class:`IntegrityError` unless the bytes absorbed match the expected sum."""
+    async def value(self) -> str:
+        """The checksum of the bytes absorbed so far."""
         if self._pending is not None:
             await self._pending
             self._pending = None
-        if self._sum.value() != self.expected:
+        return self._sum.value()
+
+    async def verify(self, name: str, service: str) -> None:
+        """Raise :class:`IntegrityError` unless the bytes absorbed match the expected sum."""
+        if await self.value() != self.expected:
             raise IntegrityError(
                 f"The bytes of {name!r} read from {service} do not match its "
                 f"{self.algorithm.upper()}; read it again."

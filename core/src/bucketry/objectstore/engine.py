@@ -32,7 +32,7 @@ import asyncio
 import contextlib
 import functools
 import mimetypes
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, ClassVar, Self, TypeVar
 from urllib.parse import quote
 
@@ -152,7 +152,7 @@ class BucketStorage(Storage, metaclass=abc.ABCMeta):
                 f"The {key!r} option is now {_RENAMED[key]!r}, the same name on every backend; "
                 f"{key!r} will be removed in the next release.",
                 DeprecationWarning,
-                stacklevel=4,
+                stacklevel=3,
             )
             renamed[_RENAMED[key]] = value
         return renamed
@@ -189,10 +189,24 @@ class BucketStorage(Storage, metaclass=abc.ABCMeta):
     async def _delete_object(self, key: str, if_match: str | None = None) -> None:
         """Delete the object (of version ``if_match`` only, if given); a missing one is fine."""
 
-    @abc.abstractmethod
     async def _list_page(self, prefix: str, delimiter: bool, token: str | None) -> Page:
-        """One page of keys under ``prefix``; with ``delimiter``, one level, with its common
-        prefixes."""
+        """One page of keys under ``prefix`` from ``token`` (``None``: the first); with
+        ``delimiter``, one level, with its common prefixes. Required, unless the adapter's
+        SDK lists as a stream and it overrides :meth:`_list_pages` instead."""
+        raise NotImplementedError(f"{type(self).__name__} must implement _list_page().")
+
+    async def _list_pages(self, prefix: str, delimiter: bool) -> AsyncIterator[Page]:
+        """Every page of keys under ``prefix``: one :meth:`_list_page` request per page, each
+        under the policy, each from the token of the one before."""
+        token = None
+        while True:
+            page = await self._call(
+                prefix or None, functools.partial(self._list_page, prefix, delimiter, token)
+            )
+            yield page
+            token = page.token
+            if not token:
+                return
 
     # Multipart uploads: S3's parts, Azure's blocks. An adapter whose service cuts parts itself
     # overrides :meth:`_upload_stream` instead.
@@ -238,7 +252,8 @@ class BucketStorage(Storage, metaclass=abc.ABCMeta):
         if stored.problem:
             return stored.problem
         if stored.checksum is not None and stored.checksum != sent:
-            return f"it received {stored.checksum}, not the {self.upload_checksum} sent, {sent}"
+            algorithm = self.upload_checksum.upper()
+            return f"it received {algorithm} {stored.checksum}, but {sent} was sent"
         return None
 
     async def _holds(self, put: Put, sent: str, parts: list[Part] | None) -> bool:
@@ -278,12 +293,12 @@ class BucketStorage(Storage, metaclass=abc.ABCMeta):
         """One request, translated, not retried: for reads the core's resume loop retries."""
         try:
             return await request()
-        except BucketryError:
+        except (BucketryError, StopAsyncIteration):
             raise
         except Exception as exc:
             raise self._translate(exc, name) from exc
 
-    async def _body(self, name: str, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    async def _body(self, name: str, chunks: AsyncIterator[bytes]) -> AsyncGenerator[bytes, None]:
         """A body as it is read, with the SDK's exceptions translated; closed when done."""
         try:
             while True:
@@ -361,10 +376,10 @@ class BucketStorage(Storage, metaclass=abc.ABCMeta):
         problem = self._damage(stored, sent)
         if problem is None:
             return
-        if put.if_absent:
+        if put.if_absent or (stored.key is not None and stored.key != put.key):
             # A new name: what the damaged request created is removed (that version only), and
             # the policy sends the content again.
-            await self._remove_damaged(name, put.key, stored.tag)
+            await self._remove_damaged(name, stored.key or put.key, stored.tag)
             raise IntegrityError(
                 f"{self.service_name} received different bytes for {name!r} than were sent "
                 f"({problem}); what it stored is removed."
@@ -372,9 +387,9 @@ class BucketStorage(Storage, metaclass=abc.ABCMeta):
         # An overwrite the service committed has already replaced the previous version; deleting
         # it would lose both. Sending it again (the policy does) replaces the damage.
         raise IntegrityError(
-            f"{self.service_name} stored damaged bytes for {name!r} ({problem}) in place of the "
-            "previous version, which the service replaced on accepting the request and which "
-            "cannot be restored here (it did not check the checksum sent); save it again."
+            f"{self.service_name} stored damaged bytes for {name!r} ({problem}): they replaced the "
+            "previous version when the service accepted the request, and that version cannot be "
+            "restored here (the service did not check the checksum sent); save it again."
         )
 
     async def _commit(
@@ -383,6 +398,7 @@ class BucketStorage(Storage, metaclass=abc.ABCMeta):
         put: Put,
         attempt: Callable[[], Awaitable[None]],
         holds: Callable[[], Awaitable[bool]],
+        **policy: Any,
     ) -> None:
         """Run a commit (a create-if-absent put, a completion) under the policy.
 
@@ -405,7 +421,7 @@ class BucketStorage(Storage, metaclass=abc.ABCMeta):
                 raise AlreadyExistsError(f"{name!r} already exists.") from None
 
         try:
-            await self._call(name, counted)
+            await self._call(name, counted, **policy)
         except (AlreadyExistsError, NotFoundError):
             if attempts > 1 and await holds():
                 return
@@ -471,8 +487,14 @@ class BucketStorage(Storage, metaclass=abc.ABCMeta):
                 if computable(algorithm):
                     version.expect(algorithm, value)
                     break
-        async for chunk in self._body(name, answer.chunks):
-            yield chunk
+        # Closed as soon as the reader stops (its connection, ranges it has in flight), not when
+        # the garbage collector finds it.
+        async with contextlib.aclosing(self._body(name, answer.chunks)) as body:
+            try:
+                async for chunk in body:
+                    yield chunk
+            except PreconditionFailedError:  # a later range of the read named its version
+                raise version.replaced() from None
 
     async def _stat(self, name: str) -> FileInfo:
         key = self._key(name)
@@ -524,11 +546,8 @@ class BucketStorage(Storage, metaclass=abc.ABCMeta):
             raise AlreadyExistsError(f"Cannot copy to {dst!r}: it already exists.") from None
 
     async def _scan(self, prefix: str, recursive: bool) -> AsyncIterator[FileInfo | str]:
-        key, token = self._key(prefix), None
-        while True:  # one page per request, each under the policy
-            page = await self._call(
-                prefix or None, functools.partial(self._list_page, key, not recursive, token)
-            )
+        pages = self._list_pages(self._key(prefix), not recursive)
+        async for page in pages:
             for common in page.prefixes:
                 directory = self._name(common.rstrip("/"))
                 if directory is not None:
@@ -537,9 +556,6 @@ class BucketStorage(Storage, metaclass=abc.ABCMeta):
                 info = self._listed(listed)
                 if info is not None:
                     yield info
-            token = page.token
-            if not token:
-                return
 
     def _listed(self, listed: Listed) -> FileInfo | None:
         name = self._name(listed.key)

@@ -42,6 +42,10 @@ class Stored:
     problem: str | None = None
     """A difference the adapter found between what was sent and what the answer describes,
     besides the checksum (GCS echoes the name, type and metadata it stored)."""
+    key: str | None = None
+    """The key the service says it stored under, where it says (``None``: the one sent). A
+    request whose key was damaged on the way stored the bytes elsewhere: that object is
+    removed, and the name sent was never touched."""
 
 
 @dataclass(frozen=True, slots=True)

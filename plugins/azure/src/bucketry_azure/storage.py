@@ -1,75 +1,56 @@
-"""``AzureStorage``: Azure Blob Storage through one asyncio ``BlobServiceClient``.
+"""``AzureStorage``: Azure Blob Storage, an adapter of azure-storage-blob's asyncio client to the
+engine.
 
-Uploads stream: content up to ``max_single_put_size`` goes in one Put Blob; larger content is
-staged as blocks of ``block_size`` (``max_concurrency`` in flight, filled into reused buffers) and
-committed with Put Block List. ``overwrite=False`` sends ``If-None-Match: *`` on Put Blob and on
-the commit, so the service itself refuses to replace an existing blob. Each block and each single
-upload carries a Content-MD5 the service checks.
+Each hook below is one Azure request; everything above a request (cutting blocks, retries, own
+writes after a lost answer, damaged uploads, resumed and checked reads) is the engine's
+(:mod:`bucketry.objectstore`). Staged blocks are the engine's parts, committed with Put Block
+List. ``overwrite=False`` is Azure's own conditional create: ``If-None-Match: *`` on Put Blob and
+on the commit. Each block and each single upload carries a Content-MD5 the service checks.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
-import mimetypes
 import secrets
-from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
-from typing import Any, Self, TypeVar
-from urllib.parse import quote, urlsplit
+from typing import Any
+from urllib.parse import quote
 
 from azure.core import MatchConditions
-from azure.core.async_paging import AsyncItemPaged
-from azure.core.exceptions import HttpResponseError
 from azure.core.pipeline.transport import AioHttpTransport
-from azure.storage.blob import (
-    BlobBlock,
-    BlobProperties,
-    BlobSasPermissions,
-    ContentSettings,
-    generate_blob_sas,
-)
+from azure.storage.blob import BlobBlock, BlobProperties, ContentSettings
 from azure.storage.blob._generated.models import ModifiedAccessConditions
-from azure.storage.blob.aio import BlobPrefix, BlobServiceClient, ContainerClient
+from azure.storage.blob.aio import BlobClient, BlobPrefix, BlobServiceClient, ContainerClient
 
 from bucketry import (
-    AlreadyExistsError,
+    BucketryError,
     Capability,
     ConfigurationError,
-    FileInfo,
     IntegrityError,
     NotFoundError,
     ReadVersion,
-    RetryPolicy,
     UnavailableError,
-    WriteOptions,
 )
-from bucketry.azure import decode_azure_metadata, encode_azure_metadata, parse_connection_string
-from bucketry.content import BytesReader, read_ahead
-from bucketry.objectstore import ObjectStoreStorage, key_prefix, name_for_key
-from bucketry.parts import upload_parts
+from bucketry.azure import decode_azure_metadata, encode_azure_metadata
+from bucketry.checksums import digest_off_the_loop
+from bucketry.content import BytesReader
+from bucketry.objectstore import Answer, BucketStorage, Listed, ObjectHead, Page, Part, Put, Stored
 from bucketry.retry import forbid_hidden_resends
-from bucketry_azure.errors import azure_errors
+from bucketry_azure.account import SKEW, blob_sas, resolve_account
+from bucketry_azure.errors import azure_errors, status, translate
 
 __all__ = ["AzureStorage"]
-
-T = TypeVar("T")
 
 MiB = 1024 * 1024
 READ_PART = 4 * MiB
 """Bytes per ranged read: the most Azure sends with a Content-MD5 of the range."""
-INLINE_HASH = 256 * 1024
-"""Ranges and blocks up to this size are hashed on the event loop; larger ones on a worker
-thread."""
-_SAS_PERMISSIONS = {
-    "GET": BlobSasPermissions(read=True),
-    "HEAD": BlobSasPermissions(read=True),
-    "PUT": BlobSasPermissions(write=True, create=True),
-    "DELETE": BlobSasPermissions(delete=True),
-}
+BATCH = 256
+"""Sub-requests per Blob Batch: the most Azure takes."""
+DELETED = (200, 202, 204, 404)
+"""A sub-request's statuses that leave the blob gone."""
 
 
 class _PolicyOnlyTransport(AioHttpTransport):  # type: ignore[misc]
@@ -80,16 +61,21 @@ class _PolicyOnlyTransport(AioHttpTransport):  # type: ignore[misc]
         forbid_hidden_resends(self.session)
 
 
-class AzureStorage(ObjectStoreStorage):
+class AzureStorage(BucketStorage):
     """Files as block blobs in one container, optionally under a name prefix.
 
     Credentials, in order of precedence: ``connection_string``; ``account_url`` with
     ``account_key`` or ``sas_token``; a ``credential`` object (any azure-identity credential);
     otherwise azure-identity's ``DefaultAzureCredential`` when ``bucketry[azure-identity]`` is
     installed. URL form: ``azure://container/prefix?account_url=...&account_key=...``.
+    ``url()`` is the plain blob URL, or a read SAS valid ``querystring_expire`` seconds when that
+    is given (and an account key is).
     """
 
     backend_name = "azure"
+    service_name = "Azure"
+    bucket_option = "container"
+    upload_checksum = "md5"
     capabilities = frozenset(Capability)
     signed_put_headers = MappingProxyType({"x-ms-blob-type": "BlockBlob"})
     secret_options = frozenset({"connection_string", "account_key", "sas_token", "credential"})
@@ -108,10 +94,10 @@ class AzureStorage(ObjectStoreStorage):
         api_version: str | None = None,
         custom_domain: str | None = None,
         url_protocol: str = "https",
-        expiration_secs: int | None = None,
+        querystring_expire: int = 0,
         cache_control: str | None = None,
-        max_single_put_size: int = 8 * MiB,
-        block_size: int = 4 * MiB,
+        multipart_threshold: int = 8 * MiB,
+        part_size: int = 4 * MiB,
         max_concurrency: int = 8,
         list_page_size: int = 5000,
         copy_timeout: float = 600.0,
@@ -119,92 +105,52 @@ class AzureStorage(ObjectStoreStorage):
         retry_deadline: float = 60.0,
         connect_timeout: float = 10.0,
         read_timeout: float = 60.0,
+        max_single_put_size: int | None = None,
+        block_size: int | None = None,
+        expiration_secs: int | None = None,
     ) -> None:
         if not container:
             raise ConfigurationError("The azure backend needs container=<container name>.")
-        if block_size < 1 or max_single_put_size < 1 or max_concurrency < 1:
-            raise ConfigurationError(
-                "block_size, max_single_put_size and max_concurrency must be positive."
-            )
+        old = {"max_single_put_size": max_single_put_size, "block_size": block_size}
+        sizes = {"multipart_threshold": multipart_threshold, "part_size": part_size}
+        sizes |= {"querystring_expire": querystring_expire}
+        sizes |= self._renamed(old | {"expiration_secs": expiration_secs})
+        self._setup(
+            prefix=prefix,
+            max_concurrency=max_concurrency,
+            list_page_size=list_page_size,
+            max_attempts=max_attempts,
+            retry_deadline=retry_deadline,
+            custom_domain=custom_domain,
+            url_protocol=url_protocol,
+            **sizes,
+        )
         self.container = container
-        self.prefix = key_prefix(prefix)
         self.connection_string = connection_string
         self.account_url = account_url
         self.account_name = account_name
         self.account_key = account_key
-        self.sas_token = sas_token
         self.credential = credential
         self.api_version = api_version
-        self.custom_domain = custom_domain
-        self.url_protocol = url_protocol
-        self.expiration_secs = expiration_secs
         self.cache_control = cache_control
-        self.max_single_put_size = max_single_put_size
-        self.block_size = block_size
-        self.max_concurrency = max_concurrency
-        self.list_page_size = list_page_size
         self.copy_timeout = copy_timeout
-        self.max_attempts = max_attempts
-        self.retry_deadline = retry_deadline
-        self.retry = RetryPolicy(attempts=max_attempts, deadline=retry_deadline)
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
-        self._endpoint, self._account, self._account_key = self._resolve_account()
-        if self._account_key is None and self.credential is None:
+        self._where = resolve_account(connection_string, account_url, account_name, account_key)
+        self._account = self._where.name
+        self.sas_token = sas_token or self._where.sas_token
+        if self._where.key is None and self.credential is None:
             # Without an account key (or a token credential for user delegation) nothing can sign.
             self.capabilities = AzureStorage.capabilities - {Capability.SIGNED_URL}
         self._service: BlobServiceClient | None = None
         self._client: ContainerClient | None = None
         self._owned_credential: Any = None
 
-    def _resolve_account(self) -> tuple[str, str | None, str | None]:
-        """The blob endpoint, account name and key, from whichever options were given."""
-        if self.connection_string:
-            parts = parse_connection_string(self.connection_string)
-            name = parts.get("AccountName") or self.account_name
-            endpoint = parts.get("BlobEndpoint")
-            if not endpoint:
-                if not name:
-                    raise ConfigurationError(
-                        "The Azure connection string has neither BlobEndpoint nor AccountName."
-                    )
-                protocol = parts.get("DefaultEndpointsProtocol", "https")
-                suffix = parts.get("EndpointSuffix", "core.windows.net")
-                endpoint = f"{protocol}://{name}.blob.{suffix}"
-            if "SharedAccessSignature" in parts and not self.sas_token:
-                self.sas_token = parts["SharedAccessSignature"]
-            return endpoint.rstrip("/"), name, parts.get("AccountKey") or self.account_key
-        if not self.account_url:
-            if not self.account_name:
-                raise ConfigurationError(
-                    "The azure backend needs connection_string, or account_url (or "
-                    "account_name) with a credential."
-                )
-            self.account_url = f"https://{self.account_name}.blob.core.windows.net"
-        endpoint = self.account_url.rstrip("/")
-        name = self.account_name
-        if name is None:
-            parsed = urlsplit(endpoint)
-            host = parsed.hostname or ""
-            if host.endswith(".blob.core.windows.net") or ".blob." in host:
-                name = host.split(".", 1)[0]
-            elif parsed.path.strip("/"):
-                name = parsed.path.strip("/").split("/", 1)[0]  # emulator style: host/account
-        return endpoint, name, self.account_key
-
-    @classmethod
-    def from_url(cls, url: str) -> Self:
-        return cls._from_bucket_url(url, "container")
-
     # -- client ----------------------------------------------------------------------------------
 
-    def _client_options(self) -> dict[str, Any]:
+    async def _connect(self) -> None:
         options: dict[str, Any] = {
-            "max_single_put_size": self.max_single_put_size,
-            "max_block_size": self.block_size,
-            # Reads arrive in bounded chunks instead of one 32 MiB first request.
-            "max_single_get_size": 4 * MiB,
-            "max_chunk_get_size": 4 * MiB,
+            "max_single_put_size": self.multipart_threshold,  # upload_blob: one Put Blob
             # bucketry's RetryPolicy retries; the SDK's own retries would multiply with it.
             "retry_total": 0,
             "transport": _PolicyOnlyTransport(
@@ -215,17 +161,14 @@ class AzureStorage(ObjectStoreStorage):
         }
         if self.api_version:
             options["api_version"] = self.api_version
-        return options
-
-    async def _connect(self) -> None:
         with azure_errors(self.container, configuring=True):
             if self.connection_string:
                 service = BlobServiceClient.from_connection_string(
-                    self.connection_string, **self._client_options()
+                    self.connection_string, **options
                 )
             else:
                 service = BlobServiceClient(
-                    self._endpoint, credential=self._credential(), **self._client_options()
+                    self._where.endpoint, credential=self._credential(), **options
                 )
         self._service = service
         self._client = service.get_container_client(self.container)
@@ -261,393 +204,268 @@ class AzureStorage(ObjectStoreStorage):
         assert self._client is not None, "connected before use by Storage._ensure_connected"
         return self._client
 
-    # -- keys ------------------------------------------------------------------------------------
+    def _blob(self, key: str) -> BlobClient:
+        return self._container.get_blob_client(key)
 
-    def _key(self, name: str) -> str:
-        return self.prefix + name
+    def _translate(self, exc: Exception, name: str | None) -> BucketryError:
+        return translate(exc, self.container, name)
 
-    def _name(self, key: str) -> str | None:
-        return name_for_key(key, self.prefix)
+    def _written(self, put: Put) -> dict[str, Any]:
+        """How a Put Blob or a commit describes the blob, and its condition."""
+        settings = ContentSettings(content_type=put.content_type, cache_control=self.cache_control)
+        condition = MatchConditions.IfMissing if put.if_absent else None
+        metadata = encode_azure_metadata(put.metadata)
+        return {"content_settings": settings, "metadata": metadata, "match_condition": condition}
 
-    async def _request(self, name: str | None, call: Callable[[], Awaitable[T]]) -> T:
-        """One SDK call under the retry policy, translated."""
+    # -- the hooks -------------------------------------------------------------------------------
 
-        async def attempt() -> T:
-            with azure_errors(self.container, name):
-                return await call()
-
-        return await self._retrying(attempt)
-
-    def _settings(self, name: str, options: WriteOptions) -> ContentSettings:
-        return ContentSettings(
-            content_type=options.content_type
-            or mimetypes.guess_type(name)[0]
-            or "application/octet-stream",
-            cache_control=self.cache_control,
+    async def _put_object(self, put: Put, body: bytes, checksum: str) -> Stored:
+        # The Content-MD5 the service checks before it commits, as the engine computed it (the
+        # SDK's validate_content would hash the body a second time, on the event loop).
+        md5 = base64.b64encode(bytes.fromhex(checksum)).decode()
+        answer = await self._blob(put.key).upload_blob(
+            body, overwrite=not put.if_absent, headers={"Content-MD5": md5}, **self._written(put)
         )
+        received = answer.get("content_md5")
+        return Stored(tag=str(answer["etag"]), checksum=bytes(received).hex() if received else None)
 
-    # -- writing ---------------------------------------------------------------------------------
-
-    async def _write(self, name: str, chunks: AsyncIterator[bytes], options: WriteOptions) -> str:
-        content = await read_ahead(chunks, self.max_single_put_size)
-        if isinstance(content, bytes):
-            return await self._create_retargeting(
-                name, options, lambda candidate: self._put(candidate, content, options)
-            )
-        name = await self._claim_name(name, options)
-        await self._staged(name, content, options)
-        return name
-
-    async def _put(self, name: str, data: bytes, options: WriteOptions) -> None:
-        blob = self._container.get_blob_client(self._key(name))
-
-        async def upload() -> Any:
-            with azure_errors(self.container, name):
-                return await blob.upload_blob(
-                    data,
-                    overwrite=options.overwrite,
-                    content_settings=self._settings(name, options),
-                    metadata=encode_azure_metadata(options.metadata) or None,
-                    validate_content=True,  # the service checks a Content-MD5 it is sent
-                    max_concurrency=1,
-                )
-
-        md5 = hashlib.md5(data, usedforsecurity=False).digest()
-        await self._create_recognising_own_write(upload, lambda: self._holds(name, md5))
-
-    async def _holds(self, name: str, md5: bytes) -> bool:
-        blob = self._container.get_blob_client(self._key(name))
-        try:
-            properties = await self._request(name, blob.get_blob_properties)
-        except NotFoundError:
-            return False
-        return bytes(properties.content_settings.content_md5 or b"") == md5
-
-    async def _staged(
-        self, name: str, chunks: AsyncIterator[bytes | bytearray], options: WriteOptions
-    ) -> None:
-        """Stage blocks, then commit them; the commit is conditional when not overwriting.
+    async def _start_upload(self, put: Put) -> str:
+        """No request: block ids carry this random token, so racing writers never mix blocks.
 
         Uncommitted blocks of a failed upload cannot be deleted through the API; the service
         discards them when the blob is next committed, or after a week.
         """
-        blob = self._container.get_blob_client(self._key(name))
-        token = secrets.token_hex(8)  # distinct ids per upload: racing writers never mix blocks
+        return secrets.token_hex(8)
 
-        async def stage(number: int, body: memoryview) -> str:
-            block_id = f"{token}-{number:08d}"  # the SDK base64-encodes ids itself
-            # The Content-MD5 the service checks the block against, hashed here once for every
-            # attempt: a large block on a worker thread while other blocks are on the wire (the
-            # SDK's validate_content hashes on the event loop, holding up every block in flight).
-            md5 = await _md5_off_the_loop_if_large(body)
-            await self._request(
-                name,
-                lambda: blob.stage_block(
-                    block_id, BytesReader(body), length=len(body), transactional_content_md5=md5
-                ),
-            )
-            return block_id
+    async def _put_part(self, put: Put, upload: str, number: int, body: memoryview) -> Part:
+        block_id = f"{upload}-{number:08d}"  # the SDK base64-encodes ids itself
+        # A large block is hashed on a worker thread while other blocks are on the wire (the
+        # SDK's validate_content hashes on the event loop, holding up every block in flight).
+        md5 = await digest_off_the_loop(body)
+        answer = await self._blob(put.key).stage_block(
+            block_id, BytesReader(body), length=len(body), transactional_content_md5=md5
+        )
+        if answer.get("content_md5") not in (None, md5):
+            raise IntegrityError(f"Azure received a damaged block {number} of {put.key!r}.")
+        return Part(number, block_id, len(body), md5)
 
-        block_ids = await upload_parts(chunks, self.block_size, self.max_concurrency, stage)
-        conditions: dict[str, Any] = {}
-        if not options.overwrite:
-            conditions = {"match_condition": MatchConditions.IfMissing}
+    async def _complete_upload(self, put: Put, upload: str, parts: list[Part]) -> Stored:
+        answer = await self._blob(put.key).commit_block_list(
+            [BlobBlock(block_id=part.tag) for part in parts],
+            validate_content=True,  # the block list itself travels with a Content-MD5
+            **self._written(put),
+        )
+        return Stored(tag=str(answer["etag"]))  # its Content-MD5 is the block list's
 
-        async def commit() -> None:
-            with azure_errors(self.container, name):
-                await blob.commit_block_list(
-                    [BlobBlock(block_id=block_id) for block_id in block_ids],
-                    content_settings=self._settings(name, options),
-                    metadata=encode_azure_metadata(options.metadata) or None,
-                    validate_content=True,  # the block list itself travels with a Content-MD5
-                    **conditions,
-                )
+    async def _holds(self, put: Put, sent: str, parts: list[Part] | None) -> bool:
+        """A blob committed from exactly this upload's block ids (its random token) is this
+        upload's, whoever else writes the same name; a single put is told by its MD5."""
+        if parts is None:
+            return await super()._holds(put, sent, parts)
+        blob = self._blob(put.key)
+        try:
+            committed, _ = await self._call(self._name(put.key), blob.get_block_list)
+        except NotFoundError:
+            return False
+        return [block.id for block in committed] == [part.tag for part in parts]
 
-        async def holds() -> bool:
-            # Block ids carry this upload's random token: a blob committed from exactly these
-            # blocks is this upload's, whoever else writes the same name.
-            try:
-                committed, _ = await self._request(
-                    name, lambda: blob.get_block_list(block_list_type="committed")
-                )
-            except NotFoundError:
-                return False
-            return [block.id for block in committed] == block_ids
-
-        await self._create_recognising_own_write(commit, holds)
-
-    # -- reading ---------------------------------------------------------------------------------
-
-    async def _stream(
-        self,
-        name: str,
-        start: int,
-        end: int | None,
-        chunk_size: int,
-        version: ReadVersion | None = None,
-    ) -> AsyncIterator[bytes]:
-        """Read the first range, then the rest as ranges of ``READ_PART`` bytes, up to
-        ``max_concurrency`` in flight, yielded in order.
+    async def _get_object(
+        self, key: str, start: int, end: int | None, if_match: str | None, chunk_size: int
+    ) -> Answer | None:
+        """The first range, read and checked here; the rest as ranges of ``READ_PART`` bytes,
+        ``max_concurrency`` at a time, as the answer's body is read.
 
         The SDK's downloader asks for one range after another, so a large read waited for every
         round trip in turn (82 MB/s from Azurite, against 465 for obstore's parallel reads). Each
-        range comes with its Content-MD5, checked (:meth:`_read_range`), and names the first
-        range's ETag, so a blob replaced during the read is never stitched from two versions; a
-        read ``stream()`` resumes after a break asks for the ETag of the read it resumes
-        (``version``).
+        range is checked against the Content-MD5 Azure computes for it (:meth:`_read_range`) and
+        names the first range's ETag, so a blob replaced during the read is never stitched from
+        two versions. The whole object's checksum is the blob's Content-MD5, which the service
+        computed on Put Blob (a blob committed from blocks has none).
+
+        A batch of ranges lands whole before any of it is yielded: no request is in flight while
+        the reader holds a chunk, so a read abandoned there leaves nothing running, whenever (or
+        whether) the body is closed. (The engine closes an answer's body only when the garbage
+        collector reaches it; were it closed with the read, the next batch could be fetched
+        while this one is read, as a slow reader would like.)
         """
-        if end is not None and end <= start:
-            await self._stat(name)
-            return
-        blob = self._container.get_blob_client(self._key(name))
-        length = READ_PART if end is None else min(READ_PART, end - start)
-        pinned = version.tag if version is not None else None
+        blob, name = self._blob(key), self._name(key) or key
         try:
-            headers, data = await self._read_range(blob, name, start, length, pinned)
-        except AlreadyExistsError:  # 412: the ETag no longer matches
-            if version is None:
-                raise
-            raise version.replaced() from None
+            headers, data = await self._read_range(blob, name, start, end, if_match)
         except Exception as exc:
-            cause = exc.__cause__
-            if isinstance(cause, HttpResponseError) and cause.status_code == 416:
-                await self._stat(name)  # start is past the end: nothing to read
-                return
+            if status(exc) == 416:  # start is at or past the end
+                return None
             raise
-        # The rest of this read names the first range's version, as a resumed read does.
-        read = version if version is not None else ReadVersion(name)
-        read.pin(headers.get("ETag"))
+        tag, whole = headers.get("ETag"), headers.get("x-ms-blob-content-md5")
         content_range = headers.get("Content-Range")  # "bytes 0-4194303/536870912"
         total = int(content_range.rsplit("/", 1)[1]) if content_range else start + len(data)
         stop = total if end is None else min(end, total)
 
         async def fetch(offset: int) -> bytes:
             try:
-                _, part = await self._read_range(
-                    blob, name, offset, min(READ_PART, stop - offset), read.tag
-                )
-                return part
-            except AlreadyExistsError as exc:  # 412: the ETag no longer matches
-                raise read.replaced() from exc
+                return (await self._read_range(blob, name, offset, stop, tag))[1]
+            except Exception as exc:
+                if status(exc) == 412:  # the ETag no longer matches
+                    raise ReadVersion(name).replaced() from exc
+                raise
 
-        ahead: deque[asyncio.Task[bytes]] = deque()
-        offsets = iter(range(start + length, stop, READ_PART))
-        try:
+        async def chunks(data: bytes) -> AsyncIterator[bytes]:
+            parts, offset = [data], start + len(data)
             while True:
-                for offset in offsets:  # keep the window full while this range is yielded
-                    ahead.append(asyncio.ensure_future(fetch(offset)))
-                    if len(ahead) >= self.max_concurrency:
-                        break
-                view = memoryview(data)
-                for offset in range(0, len(view), chunk_size):
-                    yield bytes(view[offset : offset + chunk_size])
-                if not ahead:
+                for part in parts:
+                    for at in range(0, len(part), chunk_size):
+                        yield part[at : at + chunk_size]
+                if offset >= stop:
                     return
-                data = await ahead.popleft()
-        finally:
-            for task in ahead:
-                task.cancel()
-            if ahead:
-                await asyncio.gather(*ahead, return_exceptions=True)
+                batch = range(
+                    offset, min(stop, offset + self.max_concurrency * READ_PART), READ_PART
+                )
+                tasks, offset = [asyncio.ensure_future(fetch(at)) for at in batch], batch.stop
+                try:
+                    parts = await asyncio.gather(*tasks)
+                finally:  # one failed, or the read was cancelled: the others are stopped too
+                    for task in tasks:
+                        task.cancel()
+                    await asyncio.gather(*tasks, return_exceptions=True)
+
+        return Answer(chunks(data), tag, {"md5": base64.b64decode(whole).hex()} if whole else {})
 
     async def _read_range(
-        self, blob: Any, name: str, offset: int, length: int, etag: str | None
+        self, blob: BlobClient, name: str, offset: int, end: int | None, etag: str | None
     ) -> tuple[Mapping[str, str], bytes]:
-        """One range of at most 4 MiB (the answer's headers and its bytes), checked against the
-        Content-MD5 Azure computes for it, and, given ``etag``, of that version only.
+        """Up to ``READ_PART`` bytes from ``offset`` (the answer's headers and its bytes),
+        checked against the Content-MD5 Azure computes for them; given ``etag``, of that version
+        only.
 
         Made with the SDK's generated client, not its downloader: the downloader hashes each
         range on the event loop (where four 4 MiB ranges in flight queue behind one another), or,
         without its check, retries a broken body by itself three times a second apart, below the
         retry policy. Here a break is the core's to resume, and a large range is hashed on a
-        worker thread (hashlib lets go of the GIL), a small one inline, where a thread hop would
-        cost more than the hash.
+        worker thread (hashlib lets go of the GIL), a small one inline.
         """
-        with azure_errors(self.container, name):
-            headers, body = await blob._client.blob.download(
-                range=f"bytes={offset}-{offset + length - 1}",
-                range_get_content_md5=True,
-                modified_access_conditions=ModifiedAccessConditions(if_match=etag),
-                cls=lambda answer, body, _: (answer.http_response.headers, body),
-            )
-            data = b"".join([chunk async for chunk in body])
-        expected = headers.get("Content-MD5")
-        digest = base64.b64encode(await _md5_off_the_loop_if_large(data)).decode()
-        if digest != expected:
+        last = offset + READ_PART if end is None else min(end, offset + READ_PART)
+        headers, body = await blob._client.blob.download(
+            range=f"bytes={offset}-{last - 1}",
+            range_get_content_md5=True,
+            modified_access_conditions=ModifiedAccessConditions(if_match=etag),
+            cls=lambda answer, body, _: (answer.http_response.headers, body),
+        )
+        data = b"".join([chunk async for chunk in body])
+        if base64.b64encode(await digest_off_the_loop(data)).decode() != headers.get("Content-MD5"):
             raise IntegrityError(
                 f"A range of {name!r} read from Azure does not match its Content-MD5; "
                 "read it again."
             )
         return headers, data
 
-    async def _stat(self, name: str) -> FileInfo:
-        blob = self._container.get_blob_client(self._key(name))
-        return _info(name, await self._request(name, blob.get_blob_properties))
+    async def _head_object(self, key: str) -> ObjectHead:
+        properties = await self._blob(key).get_blob_properties()
+        md5 = properties.content_settings.content_md5  # Put Blob's: how a lost put is told
+        return ObjectHead(**_described(properties), checksums={"md5": md5.hex()} if md5 else {})
 
-    # -- deleting, copying -----------------------------------------------------------------------
+    async def _delete_object(self, key: str, if_match: str | None = None) -> None:
+        condition: dict[str, Any] = {
+            "etag": if_match,
+            "match_condition": MatchConditions.IfNotModified,
+        }
+        await self._blob(key).delete_blob(**(condition if if_match else {}))
 
-    async def _delete(self, name: str) -> None:
-        blob = self._container.get_blob_client(self._key(name))
-        try:
-            await self._request(name, blob.delete_blob)
-        except FileNotFoundError:
-            return
-
-    async def _delete_many(self, names: list[str]) -> None:
-        """One batch request where the service takes it; one by one for what it refuses.
+    async def _delete_objects(self, keys: list[str]) -> None:
+        """One Blob Batch request per ``BATCH`` blobs; one by one for what it refuses.
 
         Azurite answers the asyncio client's batch with 400 for every sub-request, so the
         fallback is exercised in the tests; real Azure takes the batch.
         """
-        remaining = list(names)
-        try:
-            responses = await self._container.delete_blobs(
-                *[self._key(name) for name in names], raise_on_any_failure=False
-            )
-            refused = []
-            index = 0
-            async for response in responses:
-                if response.status_code not in (200, 202, 204, 404):
-                    refused.append(names[index])
-                index += 1
-            remaining = refused if index == len(names) else list(names)
-        except (HttpResponseError, ValueError):
-            remaining = list(names)
-        semaphore = asyncio.Semaphore(self.max_concurrency * 4)
+        refused: list[str] = []
+        for at in range(0, len(keys), BATCH):
+            batch = keys[at : at + BATCH]
+            try:
+                answers = await self._container.delete_blobs(*batch, raise_on_any_failure=False)
+                codes = [answer.status_code async for answer in answers]
+            except Exception:  # whatever the batch did not confirm goes one by one
+                codes = []
+            if len(codes) != len(batch):  # it said nothing of some: all go one by one
+                codes = [0] * len(batch)
+            refused += [k for k, c in zip(batch, codes, strict=True) if c not in DELETED]
+        limit = asyncio.Semaphore(self.max_concurrency * 4)
 
-        async def delete(name: str) -> None:
-            async with semaphore:
-                await self._delete(name)
+        async def delete(key: str) -> None:
+            async with limit:
+                try:
+                    await self._blob(key).delete_blob()
+                except Exception as exc:
+                    if status(exc) != 404:
+                        raise
 
-        await asyncio.gather(*(delete(name) for name in remaining))
+        await asyncio.gather(*(delete(key) for key in refused))
 
-    async def _copy(self, src: str, dst: str, *, overwrite: bool) -> None:
-        source = self._container.get_blob_client(self._key(src))
-        target = self._container.get_blob_client(self._key(dst))
-        await self._stat(src)
-        source_url = source.url
-        if self._account_key is not None:  # a short read SAS: works with any credential kind
-            source_url += "?" + self._sas(self._key(src), 600, "GET")
-        conditions: dict[str, Any] = {}
-        if not overwrite:
-            conditions = {"match_condition": MatchConditions.IfMissing}
-        copy = await self._request(
-            dst, lambda: target.start_copy_from_url(source_url, requires_sync=False, **conditions)
+    async def _list_page(self, prefix: str, delimiter: bool, token: str | None) -> Page:
+        size = self.list_page_size
+        listing: Any = (
+            self._container.walk_blobs(prefix, delimiter="/", results_per_page=size)  # one level
+            if delimiter
+            else self._container.list_blobs(prefix, results_per_page=size)
         )
-        status = copy.get("copy_status")
-        deadline = asyncio.get_running_loop().time() + self.copy_timeout
-        while status == "pending":
-            if asyncio.get_running_loop().time() > deadline:
-                with azure_errors(self.container, dst):
-                    await target.abort_copy(str(copy["copy_id"]))
+        pages = listing.by_page(continuation_token=token)
+        page = await anext(pages, None)
+        items = [item async for item in page] if page is not None else []
+        return Page(
+            [Listed(key=item.name, **_described(item)) for item in items if _is_blob(item)],
+            [str(item.name) for item in items if not _is_blob(item)],
+            pages.continuation_token or None,
+        )
+
+    async def _copy_object(self, src: str, dst: str, *, if_absent: bool, size: int) -> None:
+        """Copy Blob, then its status polled until done (a large copy runs in the background)."""
+        source, target = self._blob(src).url, self._blob(dst)
+        if self._where.key is not None:  # a short read SAS: works with any credential kind
+            source += "?" + blob_sas(self._where, self.container, src, "GET", 600)
+        condition = MatchConditions.IfMissing if if_absent else None
+        copy = await target.start_copy_from_url(
+            source, requires_sync=False, match_condition=condition
+        )
+        state, loop = copy.get("copy_status"), asyncio.get_running_loop()
+        deadline = loop.time() + self.copy_timeout
+        while state == "pending":
+            if loop.time() > deadline:
+                await target.abort_copy(str(copy["copy_id"]))
                 raise UnavailableError(
                     f"Copying {src!r} to {dst!r} did not finish in {self.copy_timeout} s; "
                     "it was aborted. Raise copy_timeout for very large blobs."
                 )
             await asyncio.sleep(0.2)
-            properties = await self._request(dst, target.get_blob_properties)
-            status = properties.copy.status
-        if status != "success":
+            state = (await target.get_blob_properties()).copy.status
+        if state != "success":
             raise UnavailableError(
-                f"Azure could not copy {src!r} to {dst!r} (copy status {status!r}); try again."
+                f"Azure could not copy {src!r} to {dst!r} (copy status {state!r}); try again."
             )
-
-    # -- listing ---------------------------------------------------------------------------------
-
-    async def _scan(self, prefix: str, recursive: bool) -> AsyncIterator[FileInfo | str]:
-        start = self._key(prefix)
-        token: str | None = None
-        while True:  # page by page; a page that fails is asked for again from its token
-
-            async def fetch(token: str | None = token) -> tuple[list[Any], str | None]:
-                items: AsyncItemPaged[BlobProperties | BlobPrefix]
-                if recursive:
-                    items = self._container.list_blobs(  # type: ignore[assignment]
-                        name_starts_with=start, results_per_page=self.list_page_size
-                    )
-                else:
-                    items = self._container.walk_blobs(
-                        name_starts_with=start, delimiter="/", results_per_page=self.list_page_size
-                    )
-                pages = items.by_page(continuation_token=token)
-                page = [item async for item in await anext(pages)]
-                return page, pages.continuation_token  # type: ignore[attr-defined]
-
-            try:
-                page, token = await self._request(prefix or None, fetch)
-            except StopAsyncIteration:
-                return
-            for item in page:
-                entry = self._entry(item)
-                if entry is not None:
-                    yield entry
-            if not token:
-                return
-
-    def _entry(self, item: Any) -> FileInfo | str | None:
-        if isinstance(item, BlobPrefix):  # one level of "directory"
-            directory = self._name(str(item.name).rstrip("/"))
-            return None if directory is None else directory + "/"
-        name = self._name(item.name)
-        if name is None:
-            return None
-        return _info(name, item)
 
     # -- addresses -------------------------------------------------------------------------------
 
-    def _blob_url(self, key: str) -> str:
-        return f"{self._endpoint}/{quote(self.container)}/{quote(key)}"
-
     def _url(self, name: str) -> str:
-        key = self._key(name)
-        if self.custom_domain:
-            return (
-                f"{self.url_protocol}://{self.custom_domain}/{quote(self.container)}/{quote(key)}"
-            )
-        if self.expiration_secs and self._account_key is not None:
-            return f"{self._blob_url(key)}?{self._sas(key, self.expiration_secs, 'GET')}"
-        return self._blob_url(key)
+        if self.custom_domain:  # it stands for the account: the path names the container
+            domain = f"{self.url_protocol}://{self.custom_domain.rstrip('/')}"
+            return f"{domain}/{quote(self.container)}/{quote(self._key(name))}"
+        return super()._url(name)
 
-    async def _signed_url(self, name: str, expires: int, method: str) -> str:
-        key = self._key(name)
-        if self._account_key is None:
-            return f"{self._blob_url(key)}?{await self._delegated_sas(key, expires, method)}"
-        return f"{self._blob_url(key)}?{self._sas(key, expires, method)}"
+    def _blob_url(self, key: str) -> str:
+        return f"{self._where.endpoint}/{quote(self.container)}/{quote(key)}"
 
-    def _sas(self, key: str, expires: int, method: str) -> str:
-        now = datetime.now(UTC)
-        return str(
-            generate_blob_sas(
-                account_name=self._account or "",
-                container_name=self.container,
-                blob_name=key,
-                account_key=self._account_key,
-                permission=_SAS_PERMISSIONS[method],
-                start=now - timedelta(minutes=5),  # tolerate clock skew
-                expiry=now + timedelta(seconds=expires),
-            )
-        )
+    def _public_url(self, key: str) -> str:
+        if not self.querystring_expire or self._where.key is None:
+            return self._blob_url(key)
+        sas = blob_sas(self._where, self.container, key, "GET", self.querystring_expire)
+        return f"{self._blob_url(key)}?{sas}"
 
-    async def _delegated_sas(self, key: str, expires: int, method: str) -> str:
-        """A user-delegation SAS, signed with a key the service lends a token credential."""
-        assert self._service is not None
-        now = datetime.now(UTC)
-        expiry = now + timedelta(seconds=expires)
-        with azure_errors(self.container, key):
-            delegation = await self._service.get_user_delegation_key(
-                now - timedelta(minutes=5), expiry
+    async def _sign(self, key: str, method: str, expires: int) -> str:
+        lent = None
+        if self._where.key is None:  # a user-delegation SAS, signed with a key the service lends
+            assert self._service is not None
+            now = datetime.now(UTC)
+            lent = await self._service.get_user_delegation_key(
+                now - SKEW, now + timedelta(seconds=expires)
             )
-        return str(
-            generate_blob_sas(
-                account_name=self._account or "",
-                container_name=self.container,
-                blob_name=key,
-                user_delegation_key=delegation,
-                permission=_SAS_PERMISSIONS[method],
-                start=now - timedelta(minutes=5),
-                expiry=expiry,
-            )
-        )
+        sas = blob_sas(self._where, self.container, key, method, expires, lent)
+        return f"{self._blob_url(key)}?{sas}"
 
     def _repr_options(self) -> dict[str, object]:
         shown = super()._repr_options()
@@ -655,25 +473,16 @@ class AzureStorage(ObjectStoreStorage):
         return shown
 
 
-def _info(name: str, properties: Any) -> FileInfo:
-    """A ``FileInfo`` from blob properties, as a properties call and a listing both return them."""
-    return FileInfo(
-        name=name,
-        size=int(properties.size),
-        etag=str(properties.etag or "").strip('"') or None,
-        content_type=properties.content_settings.content_type,
-        last_modified=properties.last_modified,
-        metadata=decode_azure_metadata(properties.metadata or {}),
-    )
+def _described(properties: BlobProperties) -> dict[str, Any]:
+    """What a properties call and a listing both say of a blob."""
+    return {
+        "size": int(properties.size),
+        "etag": str(properties.etag or "").strip('"') or None,
+        "content_type": properties.content_settings.content_type,
+        "last_modified": properties.last_modified,
+        "metadata": decode_azure_metadata(properties.metadata or {}),
+    }
 
 
-def _md5(data: bytes | memoryview) -> bytes:
-    return hashlib.md5(data, usedforsecurity=False).digest()
-
-
-async def _md5_off_the_loop_if_large(data: bytes | memoryview) -> bytes:
-    """hashlib lets go of the GIL on large buffers: above :data:`INLINE_HASH` the hash runs on
-    a worker thread while other requests move; below, a thread hop would cost more than it."""
-    if len(data) > INLINE_HASH:
-        return await asyncio.to_thread(_md5, data)
-    return _md5(data)
+def _is_blob(item: BlobProperties | BlobPrefix) -> bool:
+    return not isinstance(item, BlobPrefix)

@@ -8,7 +8,7 @@ import hmac
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from obstore.store import AzureStore
@@ -34,7 +34,8 @@ class AzureObstoreStorage(ObstoreStorage):
     """
 
     backend_name = "azure+obstore"
-    store_name = "Azure"
+    service_name = "Azure"
+    bucket_option = "container"
     capabilities = frozenset(Capability)
     secret_options = frozenset({"connection_string", "account_key", "sas_token"})
     signed_put_headers = MappingProxyType({"x-ms-blob-type": "BlockBlob"})
@@ -67,19 +68,21 @@ class AzureObstoreStorage(ObstoreStorage):
         if not container:
             raise ConfigurationError("The azure+obstore backend needs container=<container name>.")
         self._setup(
-            container=container,
             prefix=prefix,
-            cache_control=cache_control,
             multipart_threshold=multipart_threshold,
             part_size=part_size,
             max_concurrency=max_concurrency,
             list_page_size=list_page_size,
             max_attempts=max_attempts,
             retry_deadline=retry_deadline,
+            custom_domain=custom_domain,
+            querystring_expire=querystring_expire,
+        )
+        self._keep(
+            container=container,
+            cache_control=cache_control,
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
-            querystring_expire=querystring_expire,
-            custom_domain=custom_domain,
         )
         self.connection_string = connection_string
         if connection_string is not None:
@@ -103,10 +106,6 @@ class AzureObstoreStorage(ObstoreStorage):
             verify_uploads = bool(self.endpoint and self.endpoint.startswith("http://"))
         self.verify_uploads = verify_uploads
 
-    @classmethod
-    def from_url(cls, url: str) -> Self:
-        return cls._from_bucket_url(url, "container")
-
     def _public_base(self) -> str:
         base = self.endpoint or f"https://{self.account_name}.blob.core.windows.net"
         return f"{base}/{self.container}"
@@ -126,12 +125,11 @@ class AzureObstoreStorage(ObstoreStorage):
             retry_config=self._NO_RETRIES,
         )
 
-    async def _signed_url(self, name: str, expires: int, method: str) -> str:
+    async def _sign(self, key: str, method: str, expires: int) -> str:
         if self.account_key is None:
-            return await super()._signed_url(name, expires, method)
+            return await super()._sign(key, method, expires)
         # obstore signs the percent-encoded path, which Azure refuses for a name that needs
         # encoding ("a b.txt"); a service SAS is signed here over the name as Azure reads it.
-        key = self._key(name)
         now = datetime.now(UTC).replace(microsecond=0)
         fields = {
             "sp": _SAS_PERMISSIONS[method],

@@ -9,8 +9,6 @@ never shown (it names the request's URL), only the store, the file and the code.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from obstore import exceptions as ob
 
@@ -21,11 +19,12 @@ from bucketry import (
     IntegrityError,
     NotFoundError,
     PermissionDeniedError,
+    PreconditionFailedError,
     TooLargeError,
     UnavailableError,
 )
 
-__all__ = ["obstore_errors", "status_of"]
+__all__ = ["past_end", "status_of", "translate"]
 
 _STATUS = re.compile(r"status(?: code)?:? (\d{3})")
 _CODE = re.compile(r"<Code>([A-Za-z0-9]+)</Code>")
@@ -66,8 +65,11 @@ def error_for(exc: BaseException, store: str, container: str, name: str | None) 
         )
     if isinstance(exc, (ob.NotFoundError, FileNotFoundError)) or status == 404:
         return NotFoundError(f"{subject} does not exist.")
-    if isinstance(exc, (ob.AlreadyExistsError, ob.PreconditionError)) or status == 412:
+    if isinstance(exc, (ob.AlreadyExistsError, FileExistsError)):
         return AlreadyExistsError(f"{subject} already exists.")
+    if isinstance(exc, ob.PreconditionError) or status == 412:
+        # If-None-Match on a create, If-Match on a read: the engine says which it sent.
+        return PreconditionFailedError(f"{subject} is not in the state the request named.")
     if isinstance(exc, (ob.PermissionDeniedError, ob.UnauthenticatedError)) or status in (
         401,
         403,
@@ -91,17 +93,26 @@ def error_for(exc: BaseException, store: str, container: str, name: str | None) 
     return BucketryError(f"{store} error on {subject}: {code or status}.")
 
 
-@contextmanager
-def obstore_errors(store: str, container: str, name: str | None = None) -> Iterator[None]:
-    """Translate whatever obstore raises inside the block."""
-    try:
-        yield
-    except BucketryError:
-        raise
-    except (ob.BaseError, FileNotFoundError, FileExistsError) as exc:
-        raise error_for(exc, store, container, name) from exc
-    except (ConnectionError, TimeoutError, OSError) as exc:
-        subject = f"{name!r} in {store} {container!r}" if name else f"{store} {container!r}"
-        raise UnavailableError(
+def translate(exc: BaseException, store: str, container: str, name: str | None) -> BucketryError:
+    """The bucketry error for whatever obstore raised."""
+    if isinstance(exc, BucketryError):
+        return exc
+    if isinstance(exc, (ob.BaseError, FileNotFoundError, FileExistsError)):
+        return error_for(exc, store, container, name)
+    subject = f"{name!r} in {store} {container!r}" if name else f"{store} {container!r}"
+    if isinstance(exc, (ConnectionError, TimeoutError, OSError)):
+        return UnavailableError(
             f"The connection to {store} failed for {subject} ({type(exc).__name__}); try again."
-        ) from exc
+        )
+    return BucketryError(f"Unexpected error from obstore on {subject}: {type(exc).__name__}.")
+
+
+def past_end(exc: BaseException) -> bool:
+    """Whether a ranged GET failed because its start is at or past the end: the store's 416, or
+    obstore's own check of the range it was answered (which only its message tells)."""
+    if status_of(exc) == 416:
+        return True
+    text = str(exc)
+    return ("Range" in text and ("not satisfiable" in text or "out of bounds" in text)) or (
+        "StartTooLarge" in text
+    )

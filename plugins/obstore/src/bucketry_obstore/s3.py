@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Self
+import warnings
+from typing import Any
 
 from obstore.store import S3Store
 
-from bucketry import Capability
+from bucketry import Capability, ConfigurationError
 from bucketry.metadata import decode_header_metadata, encode_header_metadata
 from bucketry_obstore.storage import MiB, ObstoreStorage
 
@@ -22,11 +23,11 @@ class S3ObstoreStorage(ObstoreStorage):
     """
 
     backend_name = "s3+obstore"
-    store_name = "S3"
+    service_name = "S3"
     capabilities = frozenset(Capability)
     # obstore's conditional copy on S3 is a multipart copy, which drops the content type and the
     # metadata; a copy to a free name looks first, as the SDK backend's CopyObject does.
-    copies_conditionally = False
+    conditional_copy = False
     secret_options = frozenset({"access_key_id", "secret_access_key", "session_token"})
 
     def __init__(
@@ -39,7 +40,7 @@ class S3ObstoreStorage(ObstoreStorage):
         access_key_id: str | None = None,
         secret_access_key: str | None = None,
         session_token: str | None = None,
-        virtual_hosted_style: bool = False,
+        addressing_style: str | None = None,
         checksum_algorithm: str | None = None,
         server_side_encryption: str | None = None,
         sse_kms_key_id: str | None = None,
@@ -55,27 +56,39 @@ class S3ObstoreStorage(ObstoreStorage):
         read_timeout: float = 60.0,
         querystring_expire: int = 3600,
         custom_domain: str | None = None,
+        virtual_hosted_style: bool | None = None,
     ) -> None:
-        from bucketry import ConfigurationError
-
         if not bucket:
             raise ConfigurationError("The s3+obstore backend needs bucket=<bucket name>.")
         if (access_key_id is None) != (secret_access_key is None):
             raise ConfigurationError("Pass both access_key_id and secret_access_key, or neither.")
+        if virtual_hosted_style is not None:
+            warnings.warn(
+                "The 'virtual_hosted_style' option is now 'addressing_style' ('virtual' or "
+                "'path'), the same name on every S3 backend; 'virtual_hosted_style' will be "
+                "removed in the next release.",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            addressing_style = addressing_style or ("virtual" if virtual_hosted_style else "path")
+        if addressing_style not in (None, "auto", "path", "virtual"):
+            raise ConfigurationError("addressing_style must be 'auto', 'path' or 'virtual'.")
         self._setup(
-            container=bucket,
             prefix=prefix,
-            cache_control=cache_control,
             multipart_threshold=multipart_threshold,
             part_size=part_size,
             max_concurrency=max_concurrency,
             list_page_size=list_page_size,
             max_attempts=max_attempts,
             retry_deadline=retry_deadline,
+            custom_domain=custom_domain,
+            querystring_expire=querystring_expire,
+        )
+        self._keep(
+            container=bucket,
+            cache_control=cache_control,
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
-            querystring_expire=querystring_expire,
-            custom_domain=custom_domain,
         )
         self.bucket = bucket
         self.region = region
@@ -83,7 +96,7 @@ class S3ObstoreStorage(ObstoreStorage):
         self.access_key_id = access_key_id
         self.secret_access_key = secret_access_key
         self.session_token = session_token
-        self.virtual_hosted_style = virtual_hosted_style
+        self.addressing_style = addressing_style
         self.checksum_algorithm = checksum_algorithm
         self.server_side_encryption = server_side_encryption
         self.sse_kms_key_id = sse_kms_key_id
@@ -93,18 +106,14 @@ class S3ObstoreStorage(ObstoreStorage):
             # check-then-write, which is not race-free, and the suite reports it as unsupported.
             self.capabilities = self.capabilities - {Capability.CONDITIONAL_CREATE}
 
-    @classmethod
-    def from_url(cls, url: str) -> Self:
-        return cls._from_bucket_url(url, "bucket")
-
     def _public_base(self) -> str:
-        if self.endpoint_url and not self.virtual_hosted_style:
+        if self.endpoint_url and not self._virtual():
             return f"{self.endpoint_url.rstrip('/')}/{self.bucket}"
         region = self.region or "us-east-1"
         return f"https://{self.bucket}.s3.{region}.amazonaws.com"
 
     def _make_store(self) -> Any:
-        config: Any = {"virtual_hosted_style_request": self.virtual_hosted_style}
+        config: Any = {"virtual_hosted_style_request": self._virtual()}
         optional = {
             "region": self.region,
             "endpoint": self.endpoint_url,
@@ -124,6 +133,11 @@ class S3ObstoreStorage(ObstoreStorage):
             client_options=self._client_options(self.endpoint_url),
             retry_config=self._NO_RETRIES,
         )
+
+    def _virtual(self) -> bool:
+        """Virtual-hosted addresses only when asked: obstore's default, like a custom
+        endpoint's, is the path style."""
+        return self.addressing_style == "virtual"
 
     def _etags_are_md5(self) -> bool:
         return self.server_side_encryption not in ("aws:kms", "aws:kms:dsse")
