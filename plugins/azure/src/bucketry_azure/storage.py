@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import secrets
+from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
@@ -31,7 +32,6 @@ from bucketry import (
     ConfigurationError,
     IntegrityError,
     NotFoundError,
-    ReadVersion,
     UnavailableError,
 )
 from bucketry.azure import decode_azure_metadata, encode_azure_metadata
@@ -282,11 +282,8 @@ class AzureStorage(BucketStorage):
         two versions. The whole object's checksum is the blob's Content-MD5, which the service
         computed on Put Blob (a blob committed from blocks has none).
 
-        A batch of ranges lands whole before any of it is yielded: no request is in flight while
-        the reader holds a chunk, so a read abandoned there leaves nothing running, whenever (or
-        whether) the body is closed. (The engine closes an answer's body only when the garbage
-        collector reaches it; were it closed with the read, the next batch could be fetched
-        while this one is read, as a slow reader would like.)
+        Up to ``max_concurrency`` ranges are in flight while the one before is yielded; the
+        engine closes the body as soon as its reader stops, which cancels the ranges in flight.
         """
         blob, name = self._blob(key), self._name(key) or key
         try:
@@ -301,31 +298,29 @@ class AzureStorage(BucketStorage):
         stop = total if end is None else min(end, total)
 
         async def fetch(offset: int) -> bytes:
-            try:
-                return (await self._read_range(blob, name, offset, stop, tag))[1]
-            except Exception as exc:
-                if status(exc) == 412:  # the ETag no longer matches
-                    raise ReadVersion(name).replaced() from exc
-                raise
+            # Named by the first range's ETag: a 412 is the engine's "replaced while read".
+            return (await self._read_range(blob, name, offset, stop, tag))[1]
 
         async def chunks(data: bytes) -> AsyncIterator[bytes]:
-            parts, offset = [data], start + len(data)
-            while True:
-                for part in parts:
-                    for at in range(0, len(part), chunk_size):
-                        yield part[at : at + chunk_size]
-                if offset >= stop:
-                    return
-                batch = range(
-                    offset, min(stop, offset + self.max_concurrency * READ_PART), READ_PART
-                )
-                tasks, offset = [asyncio.ensure_future(fetch(at)) for at in batch], batch.stop
-                try:
-                    parts = await asyncio.gather(*tasks)
-                finally:  # one failed, or the read was cancelled: the others are stopped too
-                    for task in tasks:
-                        task.cancel()
-                    await asyncio.gather(*tasks, return_exceptions=True)
+            ahead: deque[asyncio.Task[bytes]] = deque()
+            offsets = iter(range(start + len(data), stop, READ_PART))
+            try:
+                while True:
+                    for offset in offsets:  # keep the window full while this range is yielded
+                        ahead.append(asyncio.ensure_future(fetch(offset)))
+                        if len(ahead) >= self.max_concurrency:
+                            break
+                    view = memoryview(data)
+                    for at in range(0, len(view), chunk_size):
+                        yield bytes(view[at : at + chunk_size])
+                    if not ahead:
+                        return
+                    data = await ahead.popleft()
+            finally:  # the read failed, stopped early or was cancelled: nothing left running
+                for task in ahead:
+                    task.cancel()
+                if ahead:
+                    await asyncio.gather(*ahead, return_exceptions=True)
 
         return Answer(chunks(data), tag, {"md5": base64.b64decode(whole).hex()} if whole else {})
 
