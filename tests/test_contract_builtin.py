@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from bucketry.objectstore.memory import InMemoryObjectStore
 from bucketry_conformance import StorageContract
 from bucketry_filesystem import FileSystemStorage
 from bucketry_memory import MemoryStorage
@@ -34,4 +36,41 @@ class TestMinimalContract(StorageContract):
     @pytest.fixture
     async def storage(self) -> AsyncIterator[MinimalStorage]:
         async with MinimalStorage() as storage:
+            yield storage
+
+
+KiB = 1024
+
+
+class TestInMemoryObjectStoreContract(StorageContract):
+    list_page_size = 7
+
+    @pytest.fixture
+    async def storage(self) -> AsyncIterator[InMemoryObjectStore]:
+        storage = InMemoryObjectStore(
+            bucket=f"contract-{secrets.token_hex(4)}",
+            prefix="contract",
+            multipart_threshold=64 * KiB,
+            part_size=16 * KiB,
+            list_page_size=7,
+        )
+        async with storage:
+            yield storage
+
+
+class TestUncheckedInMemoryObjectStoreContract(StorageContract):
+    """A service that stores whatever arrives, as the emulators do: the after-commit checks."""
+
+    list_page_size = 7
+
+    @pytest.fixture
+    async def storage(self) -> AsyncIterator[InMemoryObjectStore]:
+        storage = InMemoryObjectStore(
+            bucket=f"unchecked-{secrets.token_hex(4)}",
+            checks_checksums=False,
+            multipart_threshold=64 * KiB,
+            part_size=16 * KiB,
+            list_page_size=7,
+        )
+        async with storage:
             yield storage

@@ -1,6 +1,7 @@
-"""The object-store engine on its in-memory adapter: the whole contract in-process, and the
-scenarios the emulators stage over a network (a lost answer, damage on the way in and out, a
-read broken mid-body), here deterministic and without a network."""
+"""The object-store engine on its in-memory adapter: the scenarios the emulators stage over a
+network (a lost answer, damage on the way in and out, a read broken mid-body), here deterministic
+and without a network. The whole contract runs on the same adapter in
+``tests/test_contract_builtin.py``."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import pytest
 
 from bucketry import IntegrityError, RetryPolicy
 from bucketry.objectstore.memory import InMemoryObjectStore, MemoryBucket
-from bucketry_conformance import StorageContract
 
 pytestmark = pytest.mark.anyio
 KiB = 1024
@@ -26,40 +26,6 @@ def make(bucket: str, **options: object) -> InMemoryObjectStore:
     )
     storage.retry = RetryPolicy(attempts=5, base_delay=0.0, max_delay=0.0)
     return storage
-
-
-class TestInMemoryObjectStoreContract(StorageContract):
-    list_page_size = 7
-
-    @pytest.fixture
-    async def storage(self) -> AsyncIterator[InMemoryObjectStore]:
-        storage = InMemoryObjectStore(
-            bucket=f"contract-{secrets.token_hex(4)}",
-            prefix="contract",
-            multipart_threshold=64 * KiB,
-            part_size=16 * KiB,
-            list_page_size=7,
-        )
-        async with storage:
-            yield storage
-
-
-class TestUncheckedInMemoryObjectStoreContract(StorageContract):
-    """A service that stores whatever arrives, as the emulators do: the after-commit checks."""
-
-    list_page_size = 7
-
-    @pytest.fixture
-    async def storage(self) -> AsyncIterator[InMemoryObjectStore]:
-        storage = InMemoryObjectStore(
-            bucket=f"unchecked-{secrets.token_hex(4)}",
-            checks_checksums=False,
-            multipart_threshold=64 * KiB,
-            part_size=16 * KiB,
-            list_page_size=7,
-        )
-        async with storage:
-            yield storage
 
 
 SIZES = {"single": 10 * KiB, "multipart": 100 * KiB}

@@ -121,6 +121,15 @@ TARGETS = [
         "TestMinimalContract or TestMemoryContract",
         ["tests/test_names.py"],
     ),
+    # The object-store engine every cloud backend is an adapter of, run on its in-memory adapter:
+    # the contract alone first, then the lost-answer, damage and broken-read scenarios.
+    Target(
+        "engine",
+        "bucketry",
+        "objectstore/engine.py",
+        "InMemoryObjectStoreContract",
+        ["tests/test_objectstore_memory.py"],
+    ),
 ]
 
 # -- mutation operators -------------------------------------------------------------------------
