@@ -4,8 +4,10 @@ command-line tour runs as written."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,3 +59,24 @@ def test_the_readme_links_to_pages_that_exist() -> None:
     assert len(targets) >= 10
     for target in targets:
         assert (ROOT / target).is_file(), target
+
+
+def test_the_readme_and_the_site_give_the_same_commands_and_extras() -> None:
+    """A newcomer reads one or the other: the two commands and the install lines are the same
+    text in both (from "## The two commands" up to the distributions paragraph)."""
+
+    def section(text: str) -> str:
+        start = text.index("## The two commands")
+        return text[start : text.index("Each backend is its own distribution", start)]
+
+    readme = (ROOT / "README.md").read_text()
+    index = (ROOT / "docs" / "index.md").read_text()
+    assert section(readme) == section(index)
+    named = re.findall(r'"bucketry\[([a-z0-9,-]+)\]"', section(readme))
+    extras = {extra for group in named for extra in group.split(",")}
+    optional = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    assert extras == set(optional), f"install lines and extras differ: {extras ^ set(optional)}"
+    everything = optional["all"][0]  # "bucketry[check,s3,...]": really everything
+    assert set(everything.split("[")[1].rstrip("]").split(",")) == set(optional) - {"all"}

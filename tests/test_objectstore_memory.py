@@ -127,3 +127,63 @@ async def test_a_failed_multipart_upload_is_aborted() -> None:
 
 def test_a_shared_bucket_is_shared() -> None:
     assert MemoryBucket.named("same") is MemoryBucket.named("same")
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"part_size": 0}, "part_size"),
+        ({"multipart_threshold": 0}, "multipart_threshold"),
+        ({"max_concurrency": 0}, "max_concurrency"),
+        ({"list_page_size": 0}, "list_page_size"),
+        ({"max_attempts": 0}, "max_attempts"),
+    ],
+)
+def test_the_engine_refuses_options_no_upload_could_use(
+    options: dict[str, int], message: str
+) -> None:
+    from bucketry import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match=message):
+        InMemoryObjectStore(bucket="b", **options)  # type: ignore[arg-type]
+
+
+def test_the_smallest_options_are_taken_and_the_policy_is_one_setting() -> None:
+    storage = InMemoryObjectStore(
+        bucket="b",
+        part_size=1,
+        multipart_threshold=1,
+        max_concurrency=1,
+        list_page_size=1,
+        max_attempts=1,
+        retry_deadline=5.0,
+    )
+    assert (storage.part_size, storage.max_concurrency, storage.list_page_size) == (1, 1, 1)
+    assert (storage.max_attempts, storage.retry_deadline) == (1, 5.0)
+    storage.retry = RetryPolicy(attempts=7)  # the CLI reassigns it: the option follows
+    assert storage.max_attempts == 7
+
+
+def test_an_old_option_name_still_works_for_a_release_and_says_the_new_one() -> None:
+    from bucketry.objectstore import BucketStorage
+
+    with pytest.warns(DeprecationWarning, match="'chunk_size' option is now 'part_size'"):
+        renamed = BucketStorage._renamed({"chunk_size": 5, "max_single_put_size": None})
+    assert renamed == {"part_size": 5}
+    with pytest.warns(DeprecationWarning) as caught:
+        BucketStorage._renamed({"block_size": 1, "expiration_secs": 2})
+    assert len(caught) == 2
+
+
+async def test_small_parts_of_a_large_upload_arrive_in_order() -> None:
+    storage = make(f"parts-{secrets.token_hex(4)}")
+    data = secrets.token_bytes(100 * KiB + 5)  # 7 parts of 16 KiB, the last one short
+
+    async def pieces() -> AsyncIterator[bytes]:
+        for offset in range(0, len(data), 1000):
+            yield data[offset : offset + 1000]
+
+    assert await storage.save("parts.bin", pieces()) == "parts.bin"
+    head = storage.service.objects[storage._key("parts.bin")]
+    assert head.etag.endswith("-7")
+    assert await storage.open("parts.bin") == data

@@ -14,8 +14,10 @@ from urllib.parse import urlsplit
 
 from azure.storage.blob import BlobSasPermissions, generate_blob_sas
 
-from bucketry import ConfigurationError
 from bucketry.azure import parse_connection_string
+from bucketry.backend import (
+    ConfigurationError,
+)
 
 __all__ = ["SKEW", "Account", "blob_sas", "resolve_account"]
 

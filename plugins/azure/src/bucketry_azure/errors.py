@@ -18,7 +18,7 @@ from azure.core.exceptions import (
     ServiceResponseError,
 )
 
-from bucketry import (
+from bucketry.backend import (
     AlreadyExistsError,
     BucketryError,
     ConfigurationError,

@@ -26,19 +26,26 @@ from azure.storage.blob import BlobBlock, BlobProperties, ContentSettings
 from azure.storage.blob._generated.models import ModifiedAccessConditions
 from azure.storage.blob.aio import BlobClient, BlobPrefix, BlobServiceClient, ContainerClient
 
-from bucketry import (
+from bucketry.azure import decode_azure_metadata, encode_azure_metadata
+from bucketry.backend import (
+    Answer,
     BucketryError,
+    BucketStorage,
+    BytesReader,
     Capability,
     ConfigurationError,
     IntegrityError,
+    Listed,
     NotFoundError,
+    ObjectHead,
+    Page,
+    Part,
+    Put,
+    Stored,
     UnavailableError,
+    digest_off_the_loop,
+    forbid_hidden_resends,
 )
-from bucketry.azure import decode_azure_metadata, encode_azure_metadata
-from bucketry.checksums import digest_off_the_loop
-from bucketry.content import BytesReader
-from bucketry.objectstore import Answer, BucketStorage, Listed, ObjectHead, Page, Part, Put, Stored
-from bucketry.retry import forbid_hidden_resends
 from bucketry_azure.account import SKEW, blob_sas, resolve_account
 from bucketry_azure.errors import azure_errors, status, translate
 

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 
-from bucketry import (
+from bucketry.backend import (
     BucketryError,
     ConfigurationError,
     IntegrityError,

@@ -12,7 +12,11 @@ from typing import Any
 
 import aiohttp
 
-from bucketry import BucketryError, IntegrityError, UnavailableError
+from bucketry.backend import (
+    BucketryError,
+    IntegrityError,
+    UnavailableError,
+)
 from bucketry_gcs.errors import UnreadableAnswer, parsed
 
 __all__ = ["FinishedEarly", "Session"]

@@ -20,8 +20,11 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from bucketry import ConfigurationError
-from bucketry.redaction import register_secrets, secret_parts
+from bucketry.backend import (
+    ConfigurationError,
+    register_secrets,
+    secret_parts,
+)
 
 __all__ = [
     "MAX_EXPIRY",

@@ -27,19 +27,25 @@ from urllib.parse import quote
 
 import aiohttp
 
-from bucketry import (
+from bucketry.backend import (
     AlreadyExistsError,
+    Answer,
     BucketryError,
+    BucketStorage,
     Capability,
     ConfigurationError,
     IntegrityError,
+    Listed,
+    ObjectHead,
+    Page,
     PreconditionFailedError,
+    Put,
+    Stored,
     WriteOptions,
+    fixed_size_chunks,
+    forbid_hidden_resends,
+    running,
 )
-from bucketry.checksums import running
-from bucketry.content import fixed_size_chunks
-from bucketry.objectstore import Answer, BucketStorage, Listed, ObjectHead, Page, Put, Stored
-from bucketry.retry import forbid_hidden_resends
 from bucketry_gcs.errors import GCSResponseError, UnreadableAnswer, parsed, translate
 from bucketry_gcs.resumable import FinishedEarly, Session
 from bucketry_gcs.signing import access_token, read_key, sign_url, signer

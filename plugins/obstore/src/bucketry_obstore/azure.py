@@ -13,12 +13,15 @@ from urllib.parse import quote, urlencode
 
 from obstore.store import AzureStore
 
-from bucketry import Capability, ConfigurationError
 from bucketry.azure import (
     CONTENT_MD5_KEY,
     decode_azure_metadata,
     encode_azure_metadata,
     parse_connection_string,
+)
+from bucketry.backend import (
+    Capability,
+    ConfigurationError,
 )
 from bucketry_obstore.storage import MiB, ObstoreStorage
 

@@ -12,7 +12,7 @@ import re
 
 from obstore import exceptions as ob
 
-from bucketry import (
+from bucketry.backend import (
     AlreadyExistsError,
     BucketryError,
     ConfigurationError,

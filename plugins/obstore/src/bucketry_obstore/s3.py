@@ -7,8 +7,12 @@ from typing import Any
 
 from obstore.store import S3Store
 
-from bucketry import Capability, ConfigurationError
-from bucketry.metadata import decode_header_metadata, encode_header_metadata
+from bucketry.backend import (
+    Capability,
+    ConfigurationError,
+    decode_header_metadata,
+    encode_header_metadata,
+)
 from bucketry_obstore.storage import MiB, ObstoreStorage
 
 __all__ = ["S3ObstoreStorage"]

@@ -23,27 +23,26 @@ from typing import Any, ClassVar
 
 import obstore
 
-from bucketry import (
+from bucketry.backend import (
+    RESERVED_PREFIX,
+    Answer,
     BucketryError,
+    BucketStorage,
     ConfigurationError,
     IntegrityError,
-    NotFoundError,
-    PreconditionFailedError,
-)
-from bucketry.checksums import PartDigests, WholeCheck
-from bucketry.names import RESERVED_PREFIX
-from bucketry.objectstore import (
-    Answer,
-    BucketStorage,
     Listed,
+    NotFoundError,
     ObjectHead,
     Page,
     Part,
+    PartDigests,
+    PreconditionFailedError,
     Put,
     Stored,
+    WholeCheck,
+    WriteOptions,
     md5_etag_of,
 )
-from bucketry.storage import WriteOptions
 from bucketry_obstore.errors import past_end, translate
 
 __all__ = ["ObstoreStorage"]

@@ -23,7 +23,7 @@ from botocore.exceptions import (
 )
 from botocore.parsers import ResponseParserError
 
-from bucketry import (
+from bucketry.backend import (
     BucketryError,
     ConfigurationError,
     IntegrityError,

@@ -21,21 +21,25 @@ from aiobotocore.config import AioConfig
 from aiobotocore.httpsession import AIOHTTPSession
 from botocore.config import Config
 
-from bucketry import BucketryError, Capability, ConfigurationError, IntegrityError
-from bucketry.content import BytesReader
-from bucketry.metadata import decode_header_metadata, encode_header_metadata
-from bucketry.objectstore import (
+from bucketry.backend import (
     Answer,
+    BucketryError,
     BucketStorage,
+    BytesReader,
+    Capability,
+    ConfigurationError,
+    IntegrityError,
     Listed,
     ObjectHead,
     Page,
     Part,
     Put,
     Stored,
+    decode_header_metadata,
+    encode_header_metadata,
+    forbid_hidden_resends,
     md5_etag_of,
 )
-from bucketry.retry import forbid_hidden_resends
 from bucketry_s3.errors import error_for, past_end, s3_errors, translate
 
 __all__ = ["S3Storage"]
