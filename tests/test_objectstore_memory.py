@@ -170,7 +170,7 @@ def test_an_old_option_name_still_works_for_a_release_and_says_the_new_one() -> 
     with pytest.warns(DeprecationWarning, match="'chunk_size' option is now 'part_size'"):
         renamed = BucketStorage._renamed({"chunk_size": 5, "max_single_put_size": None})
     assert renamed == {"part_size": 5}
-    with pytest.warns(DeprecationWarning) as caught:
+    with pytest.warns(DeprecationWarning, match="will be removed") as caught:
         BucketStorage._renamed({"block_size": 1, "expiration_secs": 2})
     assert len(caught) == 2
 
