@@ -254,9 +254,16 @@ def test_memory_key_urls_version_and_a_failing_check(tmp_path: Path) -> None:
         "secret_access_key=y",
         cwd=tmp_path,
     )
-    assert check.returncode == 2
+    assert check.returncode == 1, "unreachable: the operation failed, as for every command"
     assert err(check).count("\n") == 1, err(check)
     assert "UnavailableError" in err(check)
+    unreachable = (
+        "s3://b/?endpoint_url=http://127.0.0.1:9&region=us-east-1&max_attempts=1"
+        "&access_key_id=x&secret_access_key=y"
+    )
+    listing = bucketry("ls", unreachable, cwd=tmp_path)
+    assert listing.returncode == check.returncode, "the same failure, the same exit code"
+    assert "UnavailableError" in err(listing)
     assert list(tmp_path.iterdir()) == [tmp_path / "a.txt"], "nothing left in the working dir"
 
 

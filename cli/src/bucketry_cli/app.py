@@ -593,7 +593,8 @@ def check(backend: str, pairs: tuple[str, ...], keyword: str | None, verbose: bo
 
 def _preflight(storage: Any) -> None:
     """One cheap request before the suite: an unreachable endpoint, refused credentials or a
-    missing bucket is one line and exit code 2, not hundreds of failed tests."""
+    missing bucket is one line, not hundreds of failed tests, and the same error (so the same
+    exit code) as any other command meeting that storage would give."""
     from bucketry.retry import RetryPolicy
 
     storage.retry = RetryPolicy(attempts=2, base_delay=0.1, deadline=15.0)
@@ -605,9 +606,9 @@ def _preflight(storage: Any) -> None:
     try:
         asyncio.run(reach())
     except BucketryError as exc:
-        raise ConfigurationError(
-            f"bucketry check could not use the {type(storage).__name__} as configured "
-            f"({type(exc).__name__}: {_one_line(exc)}); fix the options and run it again."
+        raise type(exc)(
+            f"bucketry check could not use the {type(storage).__name__} as configured: "
+            f"{_one_line(exc)} Fix the options and run it again."
         ) from exc
 
 
