@@ -7,7 +7,7 @@ from typing import Any, Self
 
 import pytest
 
-from bucketry import ConfigurationError, create_storage
+from bucketry import ConfigurationError, Storage, create_storage
 
 from .minimal_backend import _SHELVES, MinimalStorage
 
@@ -118,3 +118,19 @@ def test_none_is_an_option_value_where_the_option_takes_none() -> None:
     assert isinstance(storage, FileSystemStorage)
     assert storage.base_url is None
     assert storage.directory_permissions_mode is None
+
+
+def test_a_backend_missing_a_required_primitive_fails_at_construction_naming_it() -> None:
+    from bucketry.objectstore import BucketStorage
+
+    class NoListing(MinimalStorage):
+        _scan = Storage._scan  # as if never written
+
+    with pytest.raises(TypeError, match="_scan"):
+        NoListing()
+
+    class NoRead(BucketStorage):
+        backend_name = "half-written"
+
+    with pytest.raises(TypeError, match="_get_object"):
+        NoRead()

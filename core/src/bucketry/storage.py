@@ -9,6 +9,7 @@ subclasses :class:`Storage` and fills in a handful of underscore primitives, the
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import builtins
 import contextlib
@@ -104,7 +105,7 @@ class ReadVersion:
         return IntegrityError(f"{self.name!r} was replaced while it was being read; read it again.")
 
 
-class Storage:
+class Storage(metaclass=abc.ABCMeta):
     """An async file storage. Use it as ``async with storage:`` or call :meth:`aclose` when done.
 
     Names are relative and ``/``-separated; the core cleans every name (see :mod:`bucketry.names`)
@@ -573,6 +574,7 @@ class Storage:
 
     # -- what a backend implements ---------------------------------------------------------------
 
+    @abc.abstractmethod
     async def _write(self, name: str, chunks: AsyncIterator[bytes], options: WriteOptions) -> str:
         """Store the chunks under ``name`` and return the name used.
 
@@ -583,6 +585,7 @@ class Storage:
         """
         raise NotImplementedError(f"{type(self).__name__} must implement _write().")
 
+    @abc.abstractmethod
     def _stream(
         self, name: str, start: int, end: int | None, chunk_size: int, version: ReadVersion
     ) -> AsyncIterator[bytes]:
@@ -595,14 +598,17 @@ class Storage:
         """
         raise NotImplementedError(f"{type(self).__name__} must implement _stream().")
 
+    @abc.abstractmethod
     async def _stat(self, name: str) -> FileInfo:
         """Return the file's info or raise :class:`NotFoundError`."""
         raise NotImplementedError(f"{type(self).__name__} must implement _stat().")
 
+    @abc.abstractmethod
     async def _delete(self, name: str) -> None:
         """Remove the file; succeed quietly if it does not exist."""
         raise NotImplementedError(f"{type(self).__name__} must implement _delete().")
 
+    @abc.abstractmethod
     def _scan(self, prefix: str, recursive: bool) -> AsyncIterator[FileInfo | str]:
         """Yield files under ``prefix`` (``""`` or ending in ``/``).
 

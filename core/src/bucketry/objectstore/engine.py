@@ -67,7 +67,7 @@ _RENAMED = {
 """Options one backend spelled its own way, and the one name every backend now takes."""
 
 
-class BucketStorage(Storage, metaclass=abc.ABCMeta):
+class BucketStorage(Storage):
     """A :class:`Storage` kept as objects in a bucket or container, under a key prefix.
 
     Adapters call :meth:`_setup` from their constructor with the options every object store
