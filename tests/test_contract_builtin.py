@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from bucketry import Capability
+from bucketry.objectstore import BucketStorage
 from bucketry.objectstore.memory import InMemoryObjectStore
 from bucketry_conformance import StorageContract
 from bucketry_filesystem import FileSystemStorage
@@ -59,15 +61,46 @@ class TestInMemoryObjectStoreContract(StorageContract):
 
 
 class TestUncheckedInMemoryObjectStoreContract(StorageContract):
-    """A service that stores whatever arrives, as the emulators do: the after-commit checks."""
+    """A service that stores whatever arrives, as the emulators do (the after-commit checks),
+    and copies that look first."""
 
     list_page_size = 7
 
     @pytest.fixture
     async def storage(self) -> AsyncIterator[InMemoryObjectStore]:
-        storage = InMemoryObjectStore(
+        storage = LookingObjectStore(
             bucket=f"unchecked-{secrets.token_hex(4)}",
             checks_checksums=False,
+            multipart_threshold=64 * KiB,
+            part_size=16 * KiB,
+            list_page_size=7,
+        )
+        async with storage:
+            yield storage
+
+
+class LookingObjectStore(InMemoryObjectStore):
+    """Copies that look for a taken name first, as on S3 (CopyObject has no If-None-Match)."""
+
+    conditional_copy = False
+
+
+class PlainObjectStore(InMemoryObjectStore):
+    """An adapter with only the required hooks: the engine's own paths for what it leaves out
+    (deletes one by one, copies streamed through the process)."""
+
+    capabilities = InMemoryObjectStore.capabilities - {Capability.SERVER_SIDE_COPY}
+    _delete_objects = BucketStorage._delete_objects  # type: ignore[assignment]
+    _copy_object = BucketStorage._copy_object  # type: ignore[assignment]
+
+
+class TestPlainInMemoryObjectStoreContract(StorageContract):
+    list_page_size = 7
+
+    @pytest.fixture
+    async def storage(self) -> AsyncIterator[InMemoryObjectStore]:
+        storage = PlainObjectStore(
+            bucket=f"plain-{secrets.token_hex(4)}",
             multipart_threshold=64 * KiB,
             part_size=16 * KiB,
             list_page_size=7,

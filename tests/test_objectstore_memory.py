@@ -187,3 +187,107 @@ async def test_small_parts_of_a_large_upload_arrive_in_order() -> None:
     head = storage.service.objects[storage._key("parts.bin")]
     assert head.etag.endswith("-7")
     assert await storage.open("parts.bin") == data
+
+
+def test_an_old_option_name_is_blamed_on_the_line_that_gave_it() -> None:
+    from bucketry.objectstore import BucketStorage
+
+    class Renaming(InMemoryObjectStore):
+        def __init__(self, *, bucket: str, chunk_size: int | None = None) -> None:
+            super().__init__(bucket=bucket, **BucketStorage._renamed({"chunk_size": chunk_size}))
+
+    with pytest.warns(DeprecationWarning, match="part_size") as caught:
+        storage = Renaming(bucket="b", chunk_size=5 * KiB)
+    assert storage.part_size == 5 * KiB
+    assert caught[0].filename == __file__, "the warning points at the caller's line"
+
+
+@pytest.mark.parametrize("overwrite", [False, True], ids=["create", "overwrite"])
+async def test_a_part_list_damaged_on_the_way_is_found_after_the_commit(overwrite: bool) -> None:
+    """Every part is valid, but the completion named them in another order: the ETag of what
+    was committed is not the one of the parts as sent. The upload is spent, so nothing is sent
+    again: a create's object is removed, an overwrite's is reported for what it is."""
+    storage = make(f"order-{secrets.token_hex(4)}")
+    if overwrite:
+        await storage.save("report.bin", b"old")
+    storage.service.inject("damage_request", "complete", "report")
+    with pytest.raises(IntegrityError) as raised:
+        await storage.save(
+            "report.bin", one_shot(secrets.token_bytes(100 * KiB)), overwrite=overwrite
+        )
+    assert storage.service.injected == {"damage_request": 1}
+    if overwrite:
+        assert "previous version" in str(raised.value)
+        assert await storage.size("report.bin") == 100 * KiB  # the damaged one, as said
+    else:
+        assert "removed" in str(raised.value)
+        assert not await storage.exists("report.bin")
+
+
+async def test_a_lost_completion_whose_object_then_vanished_is_not_taken_for_success() -> None:
+    from bucketry import NotFoundError
+    from bucketry.objectstore import Part, Put, Stored
+    from bucketry.objectstore.memory import ServiceError
+
+    class Vanishing(InMemoryObjectStore):
+        async def _complete_upload(self, put: Put, upload: str, parts: list[Part]) -> Stored:
+            await super()._complete_upload(put, upload, parts)
+            self.service.objects.pop(put.key)  # deleted by someone else...
+            raise ServiceError(None, "ConnectionReset")  # ...and the answer was lost
+
+    storage = Vanishing(
+        bucket=f"vanish-{secrets.token_hex(4)}", multipart_threshold=64 * KiB, part_size=16 * KiB
+    )
+    storage.retry = RetryPolicy(attempts=3, base_delay=0.0, max_delay=0.0)
+    with pytest.raises(NotFoundError):
+        await storage.save("report.bin", secrets.token_bytes(100 * KiB))
+    assert not await storage.exists("report.bin")
+
+
+async def test_the_content_type_is_guessed_from_the_name_when_not_given() -> None:
+    storage = make(f"types-{secrets.token_hex(4)}")
+    await storage.save("page.html", b"<p>")
+    assert (await storage.stat("page.html")).content_type == "text/html"
+    await storage.save("blob", b"x")
+    assert (await storage.stat("blob")).content_type == "application/octet-stream"
+
+
+async def one_shot(data: bytes) -> AsyncIterator[bytes]:
+    for offset in range(0, len(data), 10 * KiB):
+        yield data[offset : offset + 10 * KiB]
+
+
+async def test_a_long_one_shot_upload_moves_off_a_taken_name_before_it_starts() -> None:
+    storage = make(f"claim-{secrets.token_hex(4)}")
+    await storage.save("report.bin", b"first")
+    data = secrets.token_bytes(100 * KiB)
+    stored = await storage.save("report.bin", one_shot(data))
+    assert stored != "report.bin"
+    assert await storage.open(stored) == data
+    assert await storage.open("report.bin") == b"first"
+    # An overwrite keeps its name, however long the upload.
+    assert await storage.save("report.bin", one_shot(data), overwrite=True) == "report.bin"
+    assert await storage.open("report.bin") == data
+
+
+@pytest.mark.parametrize(
+    ("etag", "says"),
+    [
+        ("0123456789abcdef0123456789abcdef", {"md5": "0123456789abcdef0123456789abcdef"}),
+        ('"0123456789abcdef0123456789abcdef"', {"md5": "0123456789abcdef0123456789abcdef"}),
+        (
+            "0123456789abcdef0123456789abcdef-3",
+            {"s3-multipart": "0123456789abcdef0123456789abcdef-3"},
+        ),
+        ("0123456789abcdef", {}),  # hex, but no MD5
+        ("0123456789abcdef0123456789abcdeg", {}),  # 32 characters, not hex
+        ("0123456789abcdef-3", {}),
+        ("0123456789abcdef0123456789abcdef-x", {}),
+        ("0x8DC2F0E9A3B1C4D", {}),  # Azure's opaque ETag
+        (None, {}),
+    ],
+)
+def test_what_an_etag_says_of_the_bytes(etag: str | None, says: dict[str, str]) -> None:
+    from bucketry.objectstore import md5_etag_of
+
+    assert md5_etag_of(etag) == says

@@ -241,10 +241,10 @@ class Storage(metaclass=abc.ABCMeta):
             register_secrets(secret_parts(value))
         super().__setattr__(name, value)
 
-    async def _connect(self) -> None:
+    async def _connect(self) -> None:  # noqa: B027 (optional: most backends open a client)
         """Create the backend's client; called once, before the first operation."""
 
-    async def _disconnect(self) -> None:
+    async def _disconnect(self) -> None:  # noqa: B027 (optional, as _connect)
         """Close what ``_connect`` opened."""
 
     # -- capabilities ------------------------------------------------------------------------------

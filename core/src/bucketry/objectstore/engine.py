@@ -446,12 +446,17 @@ class BucketStorage(Storage):
 
             parts = await upload_parts(chunks, self.part_size, self.max_concurrency, send)
 
+            answers: list[Stored] = []
+
             async def complete() -> None:
-                stored = await self._complete_upload(put, upload, parts)
-                sent = s3_multipart_etag([part.md5 for part in parts])
-                await self._judge(name, put, stored, sent)
+                answers.append(await self._complete_upload(put, upload, parts))
 
             await self._commit(name, put, complete, lambda: self._holds(put, "", parts))
+            if answers:
+                # Judged once committed, outside the policy: a completion cannot be sent again
+                # (the upload is gone), and the parts were read from a stream that is spent.
+                sent = s3_multipart_etag([part.md5 for part in parts])
+                await self._judge(name, put, answers[-1], sent)
         except BaseException:
             # Aborted under the policy (an abort lost to one failure would leave billable
             # parts), shielded from the cancellation that may have brought us here.

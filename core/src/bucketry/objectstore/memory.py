@@ -167,6 +167,8 @@ class MemoryBucket:
             raise ServiceError(404, "NoSuchUpload")
         if [held.get(number, (b"", ""))[1] for number, _ in parts] != [tag for _, tag in parts]:
             raise ServiceError(400, "InvalidPart")
+        if "damage_request" in fault and len(parts) > 1:
+            parts = [parts[1], parts[0], *parts[2:]]  # a part list changed on the way, still valid
         self._check(put.key, put.if_absent)
         body = b"".join(held[number][0] for number, _ in parts)
         etag = s3_multipart_etag([bytes.fromhex(tag) for _, tag in parts])
@@ -203,6 +205,11 @@ class MemoryBucket:
         if if_match is not None and key in self.objects:
             self._check(key, False, if_match)
         self.objects.pop(key, None)
+
+    def delete_many(self, keys: list[str]) -> None:
+        self._fault("delete", keys[0] if keys else "")
+        for key in keys:
+            self.objects.pop(key, None)
 
     def copy(self, src: str, dst: str, if_absent: bool) -> None:
         self._fault("copy", dst)
@@ -358,6 +365,9 @@ class InMemoryObjectStore(BucketStorage):
 
     async def _list_page(self, prefix: str, delimiter: bool, token: str | None) -> Page:
         return self.service.list(prefix, delimiter, token, self.list_page_size)
+
+    async def _delete_objects(self, keys: list[str]) -> None:
+        self.service.delete_many(keys)
 
     async def _copy_object(self, src: str, dst: str, *, if_absent: bool, size: int) -> None:
         self.service.copy(src, dst, if_absent)
