@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bucketry import IntegrityError, RetryPolicy
+from bucketry import AlreadyExistsError, IntegrityError, RetryPolicy
 from bucketry.objectstore.memory import InMemoryObjectStore, MemoryBucket
 
 pytestmark = pytest.mark.anyio
@@ -168,7 +168,7 @@ def test_an_old_option_name_still_works_for_a_release_and_says_the_new_one() -> 
     from bucketry.objectstore import BucketStorage
 
     with pytest.warns(DeprecationWarning, match="'chunk_size' option is now 'part_size'"):
-        renamed = BucketStorage._renamed({"chunk_size": 5, "max_single_put_size": None})
+        renamed = BucketStorage._renamed({"max_single_put_size": None, "chunk_size": 5})
     assert renamed == {"part_size": 5}
     with pytest.warns(DeprecationWarning, match="will be removed") as caught:
         BucketStorage._renamed({"block_size": 1, "expiration_secs": 2})
@@ -264,6 +264,10 @@ async def test_a_long_one_shot_upload_moves_off_a_taken_name_before_it_starts() 
     stored = await storage.save("report.bin", one_shot(data))
     assert stored != "report.bin"
     assert await storage.open(stored) == data
+    assert await storage.open("report.bin") == b"first"
+    # An exclusive create of a taken name is refused, however long the upload, the old kept.
+    with pytest.raises(AlreadyExistsError):
+        await storage.save("report.bin", one_shot(data), rename=False)
     assert await storage.open("report.bin") == b"first"
     # An overwrite keeps its name, however long the upload.
     assert await storage.save("report.bin", one_shot(data), overwrite=True) == "report.bin"
