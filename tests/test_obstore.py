@@ -184,3 +184,31 @@ async def test_azure_keeps_the_md5_out_of_user_metadata_and_checks_reads_against
             await blob.upload_blob(b"swap", overwrite=True, metadata=properties.metadata)
         with pytest.raises(IntegrityError, match="MD5"):
             await storage.open(name)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("engine", ["s3", "azure"])
+async def test_an_exclusive_create_of_a_taken_name_by_a_large_upload_is_refused(
+    engine: str,
+    request: pytest.FixtureRequest,
+) -> None:
+    """A large upload goes to a temp object and is copied into place: the copy must not clobber
+    a name taken meanwhile, nor one taken before an exclusive create (rename=False)."""
+    from bucketry import AlreadyExistsError
+
+    if engine == "s3":
+        endpoint, bucket = (
+            request.getfixturevalue("moto_endpoint"),
+            request.getfixturevalue("s3_bucket"),
+        )
+        storage: Any = s3_storage(endpoint, bucket, prefix=f"excl-{secrets.token_hex(3)}")
+    else:
+        connection = request.getfixturevalue("azurite_connection_string")
+        container = request.getfixturevalue("azure_container")
+        storage = azure_storage(connection, container, prefix=f"excl-{secrets.token_hex(3)}")
+    async with storage:
+        await storage.save("a.bin", b"first")
+        with pytest.raises(AlreadyExistsError):
+            await storage.save("a.bin", secrets.token_bytes(6 * MiB), rename=False)
+        assert await storage.open("a.bin") == b"first"
+        await storage.delete("a.bin")

@@ -9,7 +9,8 @@ request. What is obstore's own here:
   and, over plain HTTP (``verify_uploads``), from the bytes read back;
 - obstore cuts large uploads into parts itself and offers no create mode for them, so a large
   upload goes to a hidden temp object, is checked, and is then copied into place
-  (:meth:`_upload_stream`); a large ``save(overwrite=False)`` looks before it writes;
+  (:meth:`_upload_stream`): a create's copy is conditional where the store copies so (Azure),
+  else it looks first (S3, whose conditional copy drops the type and metadata);
 - listings are obstore's streams, taken a page at a time from an offset.
 """
 
@@ -25,6 +26,7 @@ import obstore
 
 from bucketry.backend import (
     RESERVED_PREFIX,
+    AlreadyExistsError,
     Answer,
     BucketryError,
     BucketStorage,
@@ -279,12 +281,29 @@ class ObstoreStorage(BucketStorage):
                     f"{self.service_name} received damaged parts of {name!r}; nothing was "
                     "replaced. Save it again."
                 )
-            await self._call(
-                name, lambda: obstore.copy_async(self._store, temp, put.key, overwrite=True)
-            )
+            await self._place(name, temp, put)
         finally:
             with contextlib.suppress(Exception):
                 await self._call(None, lambda: self._delete_object(temp))
+
+    async def _place(self, name: str, temp: str, put: Put) -> None:
+        """Copy the checked temp object over ``name``; a create only if the name is free:
+        atomically where the store copies conditionally, else after a look (not race-free)."""
+        if not put.if_absent:
+            await self._call(
+                name, lambda: obstore.copy_async(self._store, temp, put.key, overwrite=True)
+            )
+            return
+        if self.conditional_copy:
+            await self._call(
+                name, lambda: obstore.copy_async(self._store, temp, put.key, overwrite=False)
+            )
+            return
+        if await self._exists(name):
+            raise AlreadyExistsError(f"{name!r} already exists.")
+        await self._call(
+            name, lambda: obstore.copy_async(self._store, temp, put.key, overwrite=True)
+        )
 
     async def _get_object(
         self, key: str, start: int, end: int | None, if_match: str | None, chunk_size: int
