@@ -295,3 +295,18 @@ def test_what_an_etag_says_of_the_bytes(etag: str | None, says: dict[str, str]) 
     from bucketry.objectstore import md5_etag_of
 
     assert md5_etag_of(etag) == says
+
+
+async def test_a_damaged_create_that_cannot_be_removed_is_said_not_renamed_around() -> None:
+    """Left under the name, the damaged object would make the next attempt find the name
+    taken: the save must say so, never store the content elsewhere and leave the damage."""
+    from bucketry import BucketryError
+
+    storage = make(f"stuck-{secrets.token_hex(4)}", checks_checksums=False)
+    storage.service.inject("damage_request", "put", "x.txt")
+    storage.service.inject("unavailable", "delete", "x.txt")
+    with pytest.raises(BucketryError, match="could not be removed") as raised:
+        await storage.save("x.txt", b"hello")
+    assert "delete 'x.txt'" in str(raised.value)
+    assert [info.name async for info in storage.list()] == ["x.txt"], "nothing stored elsewhere"
+    assert sum(1 for request in storage.service.requests if request[0] == "delete") == 1

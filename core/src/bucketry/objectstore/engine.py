@@ -398,7 +398,6 @@ class BucketStorage(Storage):
         put: Put,
         attempt: Callable[[], Awaitable[None]],
         holds: Callable[[], Awaitable[bool]],
-        **policy: Any,
     ) -> None:
         """Run a commit (a create-if-absent put, a completion) under the policy.
 
@@ -421,17 +420,31 @@ class BucketStorage(Storage):
                 raise AlreadyExistsError(f"{name!r} already exists.") from None
 
         try:
-            await self._call(name, counted, **policy)
+            await self._call(name, counted)
         except (AlreadyExistsError, NotFoundError):
             if attempts > 1 and await holds():
                 return
             raise
 
     async def _remove_damaged(self, name: str, key: str, tag: str | None) -> None:
-        """Delete what a damaged create stored, only if it is still that version."""
-        with contextlib.suppress(BucketryError):
-            if tag is not None:
-                await self._call(name, lambda: self._delete_object(key, if_match=tag))
+        """Delete what a damaged create stored, only if it is still that version.
+
+        One request, inside the attempt the policy is already running (the policy sends the
+        create again after it). A removal that fails is said, not retried into a misjudgement:
+        left under the name, the damaged object would make the next attempt find the name
+        taken by something this writer does not recognise as its own.
+        """
+        try:
+            if tag is None:
+                raise BucketryError("the service named no version to remove")
+            await self._once(name, lambda: self._delete_object(key, if_match=tag))
+        except NotFoundError:
+            return
+        except BucketryError as exc:
+            raise BucketryError(
+                f"{self.service_name} stored damaged bytes for {name!r}, and they could not be "
+                f"removed ({exc}); delete {name!r} and save it again."
+            ) from exc
 
     async def _upload_stream(
         self, name: str, chunks: AsyncIterator[bytes], options: WriteOptions

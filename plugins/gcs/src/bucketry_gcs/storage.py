@@ -20,7 +20,6 @@ import json
 import os
 import secrets
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -34,7 +33,6 @@ from bucketry.backend import (
     BucketStorage,
     Capability,
     ConfigurationError,
-    IntegrityError,
     Listed,
     ObjectHead,
     Page,
@@ -234,17 +232,6 @@ class GCSStorage(BucketStorage):
         )
         return _stored(answer, resource)
 
-    async def _judge(self, name: str, put: Put, stored: Stored, sent: str) -> None:
-        if isinstance(stored, _Elsewhere):
-            # A damaged name put the bytes under another key, which the engine's rule (it
-            # removes at put.key, and calls an overwrite's damage a replacement) does not know.
-            await self._remove_damaged(name, stored.key, stored.tag)
-            raise IntegrityError(
-                f"GCS stored the bytes of {name!r} under another name, {stored.key!r}: the "
-                "request was damaged on the way. What was stored is removed; save it again."
-            )
-        await super()._judge(name, put, stored, sent)
-
     def _damage(self, stored: Stored, sent: str) -> str | None:
         # The engine's rule, with the checksum named as GCS (and every message here) spells it.
         if stored.problem is None and stored.checksum not in (None, sent):
@@ -428,16 +415,9 @@ def _stored(answer: Mapping[str, Any], resource: Mapping[str, Any]) -> Stored:
     if dict(answer.get("metadata") or {}) != dict(resource.get("metadata") or {}):
         problems.append("with other metadata")
     problem = f"it stored the object {', '.join(problems)}" if problems else None
-    if answer.get("name", resource["name"]) != resource["name"]:
-        return _Elsewhere(_generation(answer), answer.get("crc32c"), problem, str(answer["name"]))
-    return Stored(_generation(answer), answer.get("crc32c"), problem)
-
-
-@dataclass(frozen=True, slots=True)
-class _Elsewhere(Stored):
-    """A commit's answer naming another key than the one sent."""
-
-    key: str = ""
+    stored_key = str(answer.get("name", resource["name"]))
+    elsewhere = stored_key if stored_key != resource["name"] else None
+    return Stored(_generation(answer), answer.get("crc32c"), problem, elsewhere)
 
 
 def _generation(answer: Mapping[str, Any]) -> str | None:
