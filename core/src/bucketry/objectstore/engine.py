@@ -231,7 +231,11 @@ class BucketStorage(Storage):
     # Optional hooks.
 
     async def _copy_object(self, src: str, dst: str, *, if_absent: bool, size: int) -> None:
-        """Copy inside the service; without it, copies stream through this process."""
+        """Copy inside the service; without it, copies stream through this process.
+
+        The one hook that may take several requests (a copy polled until done, one rewritten or
+        copied part by part): it sends each through :meth:`_call`, so a failure repeats that
+        request, not the whole copy, and the engine runs the hook itself under no policy."""
         raise NotImplementedError
 
     async def _sign(self, key: str, method: str, expires: int) -> str:
@@ -555,8 +559,8 @@ class BucketStorage(Storage):
             raise AlreadyExistsError(f"Cannot copy to {dst!r}: it already exists.")
         source, target = self._key(src), self._key(dst)
         conditional = not overwrite and self.conditional_copy
-        try:
-            await self._call(
+        try:  # each of the hook's requests is under the policy: the hook as a whole is not
+            await self._once(
                 dst,
                 lambda: self._copy_object(source, target, if_absent=conditional, size=info.size),
             )

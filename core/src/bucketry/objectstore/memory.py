@@ -374,7 +374,10 @@ class InMemoryObjectStore(BucketStorage):
         self.service.delete_many(keys)
 
     async def _copy_object(self, src: str, dst: str, *, if_absent: bool, size: int) -> None:
-        self.service.copy(src, dst, if_absent)
+        async def copy() -> None:
+            self.service.copy(src, dst, if_absent)
+
+        await self._call(self._name(dst), copy)
 
     def _public_url(self, key: str) -> str:
         return f"memory://{self.bucket}/{quote(key)}"

@@ -422,20 +422,24 @@ class AzureStorage(BucketStorage):
         if self._where.key is not None:  # a short read SAS: works with any credential kind
             source += "?" + blob_sas(self._where, self.container, src, "GET", 600)
         condition = MatchConditions.IfMissing if if_absent else None
-        copy = await target.start_copy_from_url(
-            source, requires_sync=False, match_condition=condition
+        name = self._name(dst)
+        copy = await self._call(
+            name,
+            lambda: target.start_copy_from_url(
+                source, requires_sync=False, match_condition=condition
+            ),
         )
         state, loop = copy.get("copy_status"), asyncio.get_running_loop()
         deadline = loop.time() + self.copy_timeout
-        while state == "pending":
+        while state == "pending":  # each poll under the policy: a failed one is asked again
             if loop.time() > deadline:
-                await target.abort_copy(str(copy["copy_id"]))
+                await self._call(name, lambda: target.abort_copy(str(copy["copy_id"])))
                 raise UnavailableError(
                     f"Copying {src!r} to {dst!r} did not finish in {self.copy_timeout} s; "
                     "it was aborted. Raise copy_timeout for very large blobs."
                 )
             await asyncio.sleep(0.2)
-            state = (await target.get_blob_properties()).copy.status
+            state = (await self._call(name, target.get_blob_properties)).copy.status
         if state != "success":
             raise UnavailableError(
                 f"Azure could not copy {src!r} to {dst!r} (copy status {state!r}); try again."

@@ -355,20 +355,29 @@ class GCSStorage(BucketStorage):
         if if_absent and self.emulator_host:
             # fake-gcs-server ignores ifGenerationMatch on a rewrite (GCS refuses it, 412):
             # against an emulator, look first as well.
-            response = await self._send("GET", self._object_url(dst), ok=(200, 404))
+            response = await self._call(
+                self._name(dst), lambda: self._send("GET", self._object_url(dst), ok=(200, 404))
+            )
             response.release()
             if response.status == 200:
                 raise GCSResponseError(412)
         url = f"{self._object_url(src)}/rewriteTo/b/{quote(self.bucket, safe='')}/o/"
         while True:  # a large object is rewritten in several calls, each returning a token
-            token = await self._json(
-                "POST",
-                url + quote(dst, safe=""),
-                lambda answer: None if answer.get("done", True) else str(answer["rewriteToken"]),
-                params=params,
-                data=b"{}",
-                headers={"Content-Type": "application/json"},
-                built_here=True,
+            # Each call under the policy, with the token so far: a failure repeats that call.
+            token = await self._call(
+                self._name(dst),
+                functools.partial(
+                    self._json,
+                    "POST",
+                    url + quote(dst, safe=""),
+                    lambda answer: (
+                        None if answer.get("done", True) else str(answer["rewriteToken"])
+                    ),
+                    params=params,
+                    data=b"{}",
+                    headers={"Content-Type": "application/json"},
+                    built_here=True,
+                ),
             )
             if token is None:
                 return

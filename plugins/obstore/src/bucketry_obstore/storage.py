@@ -356,7 +356,10 @@ class ObstoreStorage(BucketStorage):
                 await self._delete_object(key)
 
     async def _copy_object(self, src: str, dst: str, *, if_absent: bool, size: int) -> None:
-        await obstore.copy_async(self._store, src, dst, overwrite=not if_absent)
+        await self._call(
+            self._name(dst),
+            lambda: obstore.copy_async(self._store, src, dst, overwrite=not if_absent),
+        )
 
     async def _list_pages(self, prefix: str, delimiter: bool) -> AsyncIterator[Page]:
         """obstore lists as a stream (and on Azure takes no offset to resume one from): a level

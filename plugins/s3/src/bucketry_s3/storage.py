@@ -9,7 +9,9 @@ Content-MD5, which S3 checks before it commits.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import functools
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack
 from typing import Any
@@ -48,6 +50,7 @@ MiB = 1024 * 1024
 GiB = 1024 * MiB
 MAX_COPY_SIZE = 5 * GiB  # CopyObject's limit; larger objects are copied part by part
 MAX_PARTS = 10_000
+_KMS = ("aws:kms", "aws:kms:dsse")
 
 _OBJECT_PARAMETERS = {
     "cache_control": "CacheControl",
@@ -237,12 +240,14 @@ class S3Storage(BucketStorage):
     def _translate(self, exc: Exception, name: str | None) -> BucketryError:
         return translate(exc, self.bucket, name)
 
-    def _verifiable_etag(self) -> bool:
-        """S3's ETag of a PUT or a part is the MD5 of the bytes it received, except under KMS."""
-        return self.server_side_encryption not in ("aws:kms", "aws:kms:dsse")
+    def _verifiable_etag(self, response: Mapping[str, Any]) -> bool:
+        """S3's ETag of a PUT or a part is the MD5 of the bytes it received, except under KMS,
+        whether asked for here or the bucket's default: every answer names its encryption."""
+        encryption = response.get("ServerSideEncryption") or self.server_side_encryption
+        return encryption not in _KMS
 
-    def _etag_sums(self, etag: object) -> dict[str, str]:
-        return md5_etag_of(_plain(etag)) if self._verifiable_etag() else {}
+    def _etag_sums(self, response: Mapping[str, Any]) -> dict[str, str]:
+        return md5_etag_of(_plain(response.get("ETag"))) if self._verifiable_etag(response) else {}
 
     def _parameters(self, put: Put) -> dict[str, Any]:
         parameters: dict[str, Any] = {"Bucket": self.bucket, "Key": put.key}
@@ -266,7 +271,7 @@ class S3Storage(BucketStorage):
             Body=body, ContentMD5=_md5_base64(checksum), **self._parameters(put), **conditions
         )
         etag = _plain(response.get("ETag"))
-        return Stored(tag=etag, checksum=self._etag_sums(etag).get("md5"))
+        return Stored(tag=etag, checksum=self._etag_sums(response).get("md5"))
 
     async def _start_upload(self, put: Put) -> str:
         response = await self._client.create_multipart_upload(**self._parameters(put))
@@ -282,7 +287,7 @@ class S3Storage(BucketStorage):
             Body=BytesReader(body),  # from the pooled buffer, never copied whole
             ContentMD5=base64.b64encode(digest).decode(),
         )
-        if self._verifiable_etag() and _plain(response["ETag"]) != digest.hex():
+        if self._verifiable_etag(response) and _plain(response["ETag"]) != digest.hex():
             # A part is only kept if completed: sending it again replaces it.
             raise IntegrityError(f"S3 received a damaged part {number} of {put.key!r}.")
         return Part(number, str(response["ETag"]), len(body), digest)
@@ -297,7 +302,7 @@ class S3Storage(BucketStorage):
             **conditions,
         )
         etag = _plain(response.get("ETag"))
-        return Stored(tag=etag, checksum=self._etag_sums(etag).get("s3-multipart"))
+        return Stored(tag=etag, checksum=self._etag_sums(response).get("s3-multipart"))
 
     async def _abort_upload(self, put: Put, upload: str) -> None:
         await self._client.abort_multipart_upload(Bucket=self.bucket, Key=put.key, UploadId=upload)
@@ -319,7 +324,7 @@ class S3Storage(BucketStorage):
                 return None
             raise
         etag = response.get("ETag")
-        sums = _sums(response, self._etag_sums(etag))
+        sums = _sums(response, self._etag_sums(response))
         return Answer(_body(response["Body"], chunk_size), _plain(etag), sums)
 
     async def _head_object(self, key: str) -> ObjectHead:
@@ -330,7 +335,7 @@ class S3Storage(BucketStorage):
             content_type=response.get("ContentType"),
             last_modified=response.get("LastModified"),
             metadata=decode_header_metadata(response.get("Metadata", {})),
-            checksums=self._etag_sums(response.get("ETag")),
+            checksums=self._etag_sums(response),
         )
 
     async def _delete_object(self, key: str, if_match: str | None = None) -> None:
@@ -351,37 +356,47 @@ class S3Storage(BucketStorage):
             raise error_for(str(first.get("Code", "")), None, self.bucket, first.get("Key"))
 
     async def _copy_object(self, src: str, dst: str, *, if_absent: bool, size: int) -> None:
-        source = {"Bucket": self.bucket, "Key": src}
+        """CopyObject, or above ``multipart_copy_threshold`` (5 GiB, its limit) a multipart
+        upload of UploadPartCopy parts: each request under the policy, the upload aborted on
+        any failure (shielded, under the policy too: a lost abort leaves billable parts)."""
+        source, name = {"Bucket": self.bucket, "Key": src}, self._name(dst)
         if size <= self.multipart_copy_threshold:
-            await self._client.copy_object(
-                Bucket=self.bucket, Key=dst, CopySource=source, MetadataDirective="COPY"
+            await self._call(
+                name,
+                lambda: self._client.copy_object(
+                    Bucket=self.bucket, Key=dst, CopySource=source, MetadataDirective="COPY"
+                ),
             )
             return
-        head = await self._client.head_object(Bucket=self.bucket, Key=src)
+        head = await self._call(name, lambda: self._client.head_object(Bucket=self.bucket, Key=src))
         put = Put(
             dst,
             head.get("ContentType") or "application/octet-stream",
             decode_header_metadata(head.get("Metadata", {})),
         )
-        upload = await self._start_upload(put)
+        upload = await self._call(name, lambda: self._start_upload(put))
         try:
             part_size = max(self.part_size, -(-size // MAX_PARTS))
             parts = []
             for number, offset in enumerate(range(0, size, part_size), start=1):
                 last = min(offset + part_size, size) - 1
-                response = await self._client.upload_part_copy(
-                    Bucket=self.bucket,
-                    Key=dst,
-                    UploadId=upload,
-                    PartNumber=number,
-                    CopySource=source,
-                    CopySourceRange=f"bytes={offset}-{last}",
+                response = await self._call(
+                    name,
+                    functools.partial(
+                        self._client.upload_part_copy,
+                        Bucket=self.bucket,
+                        Key=dst,
+                        UploadId=upload,
+                        PartNumber=number,
+                        CopySource=source,
+                        CopySourceRange=f"bytes={offset}-{last}",
+                    ),
                 )
                 etag = str(response["CopyPartResult"]["ETag"])
                 parts.append(Part(number, etag, last + 1 - offset, b""))
-            await self._complete_upload(put, upload, parts)
+            await self._call(name, lambda: self._complete_upload(put, upload, parts))
         except BaseException:
-            await self._abort_upload(put, upload)
+            await asyncio.shield(self._abort(str(name), put, upload))
             raise
 
     async def _list_page(self, prefix: str, delimiter: bool, token: str | None) -> Page:
