@@ -15,7 +15,7 @@ from bucketry_conformance import StorageContract
 from bucketry_filesystem import FileSystemStorage
 from bucketry_memory import MemoryStorage
 
-from .minimal_backend import MinimalStorage
+from bucketry_conformance.example import MinimalStorage
 
 
 class TestMemoryContract(StorageContract):
@@ -33,7 +33,7 @@ class TestFileSystemContract(StorageContract):
 
 
 class TestMinimalContract(StorageContract):
-    """The core's defaults, run as a third party's backend runs them (see ``minimal_backend``)."""
+    """The core's defaults, run as a third party's backend runs them (see ``bucketry_conformance.example``)."""
 
     @pytest.fixture
     async def storage(self) -> AsyncIterator[MinimalStorage]:

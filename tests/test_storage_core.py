@@ -9,7 +9,7 @@ import pytest
 
 from bucketry import ConfigurationError, Storage, create_storage
 
-from .minimal_backend import _SHELVES, MinimalStorage
+from bucketry_conformance.example import _SHELVES, MinimalStorage
 
 pytestmark = pytest.mark.anyio
 

@@ -6,6 +6,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import bucketry_conformance.example
+
 import pytest
 
 
@@ -13,7 +15,7 @@ def install_acme(site: Path) -> None:
     """Lay out an installed distribution by hand: module, metadata and entry point."""
     site.mkdir()
     (site / "acme_storage.py").write_text(
-        (Path(__file__).parent / "minimal_backend.py").read_text()
+        Path(bucketry_conformance.example.__file__).read_text()
     )
     dist_info = site / "acme_storage-1.0.dist-info"
     dist_info.mkdir()
