@@ -12,10 +12,9 @@ from bucketry import Capability
 from bucketry.objectstore import BucketStorage
 from bucketry.objectstore.memory import InMemoryObjectStore
 from bucketry_conformance import StorageContract
+from bucketry_conformance.example import MinimalStorage
 from bucketry_filesystem import FileSystemStorage
 from bucketry_memory import MemoryStorage
-
-from bucketry_conformance.example import MinimalStorage
 
 
 class TestMemoryContract(StorageContract):
@@ -33,7 +32,8 @@ class TestFileSystemContract(StorageContract):
 
 
 class TestMinimalContract(StorageContract):
-    """The core's defaults, run as a third party's backend runs them (see ``bucketry_conformance.example``)."""
+    """The core's defaults, run as a third party's backend runs them (see
+    ``bucketry_conformance.example``)."""
 
     @pytest.fixture
     async def storage(self) -> AsyncIterator[MinimalStorage]:

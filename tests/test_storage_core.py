@@ -8,7 +8,6 @@ from typing import Any, Self
 import pytest
 
 from bucketry import ConfigurationError, Storage, create_storage
-
 from bucketry_conformance.example import _SHELVES, MinimalStorage
 
 pytestmark = pytest.mark.anyio

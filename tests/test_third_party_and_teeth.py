@@ -6,17 +6,15 @@ import sys
 import textwrap
 from pathlib import Path
 
-import bucketry_conformance.example
-
 import pytest
+
+import bucketry_conformance.example
 
 
 def install_acme(site: Path) -> None:
     """Lay out an installed distribution by hand: module, metadata and entry point."""
     site.mkdir()
-    (site / "acme_storage.py").write_text(
-        Path(bucketry_conformance.example.__file__).read_text()
-    )
+    (site / "acme_storage.py").write_text(Path(bucketry_conformance.example.__file__).read_text())
     dist_info = site / "acme_storage-1.0.dist-info"
     dist_info.mkdir()
     (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-storage\nVersion: 1.0\n")
