@@ -342,3 +342,23 @@ async def test_missing_bucket_and_unreachable_endpoint(gcs_endpoint: str) -> Non
     async with make_storage("http://127.0.0.1:9", "b") as storage:
         with pytest.raises(UnavailableError, match="network"):
             await storage.exists("x.txt")
+
+
+@pytest.mark.parametrize(
+    ("body", "bucket_missing"),
+    [
+        (b'{"error": {"code": 404, "message": "The specified bucket does not exist."}}', True),
+        (b'{"error": {"code": 404, "message": "No such object: media-bucket/a.txt"}}', False),
+        (b'{"error": {"code": 404, "message": "No such object: media/bucket-list.csv"}}', False),
+    ],
+)
+def test_a_missing_object_is_not_taken_for_a_missing_bucket(
+    body: bytes, bucket_missing: bool
+) -> None:
+    """GCS's 404 for an object names the bucket and the object, either of which may contain
+    the word "bucket" (the emulator answers both with a bare "Not Found")."""
+    from bucketry import ConfigurationError, NotFoundError
+    from bucketry_gcs.errors import GCSResponseError, translate
+
+    error = translate(GCSResponseError(404, body), "media-bucket", "a.txt")
+    assert isinstance(error, ConfigurationError if bucket_missing else NotFoundError), error

@@ -49,7 +49,11 @@ class GCSResponseError(Exception):
         super().__init__(status)
         lowered = body.lower()
         self.status = status
-        self.bucket_missing = status == 404 and (bucket_level or b"bucket" in lowered)
+        # GCS says "The specified bucket does not exist."; a missing object is "No such object:
+        # <bucket>/<name>", which may well contain the word "bucket".
+        self.bucket_missing = status == 404 and (
+            bucket_level or b"bucket does not exist" in lowered
+        )
         self.damaged = status == 400 and (built_here or b"crc32c" in lowered or b"md5" in lowered)
 
 
