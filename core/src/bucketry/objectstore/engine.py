@@ -520,15 +520,7 @@ class BucketStorage(Storage):
 
     async def _stat(self, name: str) -> FileInfo:
         key = self._key(name)
-        head = await self._call(name, lambda: self._head_object(key))
-        return FileInfo(
-            name=name,
-            size=head.size,
-            etag=head.etag,
-            content_type=head.content_type,
-            last_modified=head.last_modified,
-            metadata=head.metadata,
-        )
+        return _file_info(name, await self._call(name, lambda: self._head_object(key)))
 
     # -- deleting, copying, listing ----------------------------------------------------------------
 
@@ -581,16 +573,7 @@ class BucketStorage(Storage):
 
     def _listed(self, listed: Listed) -> FileInfo | None:
         name = self._name(listed.key)
-        if name is None:
-            return None
-        return FileInfo(
-            name=name,
-            size=listed.size,
-            etag=listed.etag,
-            content_type=listed.content_type,
-            last_modified=listed.last_modified,
-            metadata=listed.metadata,
-        )
+        return None if name is None else _file_info(name, listed)
 
     # -- addresses -------------------------------------------------------------------------------
 
@@ -603,6 +586,18 @@ class BucketStorage(Storage):
     async def _signed_url(self, name: str, expires: int, method: str) -> str:
         key = self._key(name)
         return await self._once(name, lambda: self._sign(key, method, expires))
+
+
+def _file_info(name: str, found: ObjectHead | Listed) -> FileInfo:
+    """What ``stat`` and ``list`` say of a file, from a HEAD or a listing's entry."""
+    return FileInfo(
+        name=name,
+        size=found.size,
+        etag=found.etag,
+        content_type=found.content_type,
+        last_modified=found.last_modified,
+        metadata=found.metadata,
+    )
 
 
 def _overrides(storage: BucketStorage, hook: str) -> bool:
