@@ -9,8 +9,8 @@ request. What is obstore's own here:
   and, over plain HTTP (``verify_uploads``), from the bytes read back;
 - obstore cuts large uploads into parts itself and offers no create mode for them, so a large
   upload goes to a hidden temp object, is checked, and is then copied into place
-  (:meth:`_upload_stream`): a create's copy is conditional where the store copies so (Azure),
-  else it looks first (S3, whose conditional copy drops the type and metadata);
+  (:meth:`_upload_stream`): a create looks before that copy, so a large create is
+  check-then-write (:meth:`_place` says why);
 - listings are obstore's streams, taken a page at a time from an offset.
 """
 
@@ -287,19 +287,12 @@ class ObstoreStorage(BucketStorage):
                 await self._call(None, lambda: self._delete_object(temp))
 
     async def _place(self, name: str, temp: str, put: Put) -> None:
-        """Copy the checked temp object over ``name``; a create only if the name is free:
-        atomically where the store copies conditionally, else after a look (not race-free)."""
-        if not put.if_absent:
-            await self._call(
-                name, lambda: obstore.copy_async(self._store, temp, put.key, overwrite=True)
-            )
-            return
-        if self.conditional_copy:
-            await self._call(
-                name, lambda: obstore.copy_async(self._store, temp, put.key, overwrite=False)
-            )
-            return
-        if await self._exists(name):
+        """Copy the checked temp object over ``name``; for a create, only after a look finds the
+        name free (not race-free). A conditional copy would be atomic, but its answer lost and
+        the copy sent again would meet its own copy as "already exists", and the core would
+        store the content a second time under another name: an overwriting copy is the same
+        whether sent once or twice."""
+        if put.if_absent and await self._exists(name):
             raise AlreadyExistsError(f"{name!r} already exists.")
         await self._call(
             name, lambda: obstore.copy_async(self._store, temp, put.key, overwrite=True)
