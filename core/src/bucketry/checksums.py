@@ -28,7 +28,9 @@ __all__ = [
     "PartDigests",
     "WholeCheck",
     "computable",
+    "content_md5",
     "digest_off_the_loop",
+    "md5_digest",
     "md5_hex",
     "register",
     "running",
@@ -143,12 +145,18 @@ def md5_hex(data: bytes | bytearray | memoryview) -> str:
 async def digest_off_the_loop(data: bytes | bytearray | memoryview) -> bytes:
     """The binary MD5 of ``data``; a large buffer is hashed on a worker thread."""
     if len(data) >= OVERLAP_FROM // 4:
-        return await asyncio.to_thread(_md5_digest, data)
-    return _md5_digest(data)
+        return await asyncio.to_thread(md5_digest, data)
+    return md5_digest(data)
 
 
-def _md5_digest(data: bytes | bytearray | memoryview) -> bytes:
+def md5_digest(data: bytes | bytearray | memoryview) -> bytes:
+    """The binary MD5 of ``data`` (S3's parts, Azure's blocks send it as Content-MD5)."""
     return hashlib.md5(data, usedforsecurity=False).digest()
+
+
+def content_md5(hex_md5: str) -> str:
+    """An MD5 given in hex, in the form a ``Content-MD5`` header carries it (base64)."""
+    return base64.b64encode(bytes.fromhex(hex_md5)).decode()
 
 
 def s3_multipart_etag(part_md5s: list[bytes]) -> str:

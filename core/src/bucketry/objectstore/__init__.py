@@ -7,7 +7,7 @@ its SDK's terms (see :mod:`bucketry.objectstore.engine` for the list, and
 
 from __future__ import annotations
 
-from bucketry.objectstore.engine import BucketStorage, md5_etag_of
+from bucketry.objectstore.engine import BucketStorage, md5_etag_of, plain_etag
 from bucketry.objectstore.keys import key_prefix, name_for_key
 from bucketry.objectstore.wire import Answer, Listed, ObjectHead, Page, Part, Put, Stored
 
@@ -23,4 +23,5 @@ __all__ = [
     "key_prefix",
     "md5_etag_of",
     "name_for_key",
+    "plain_etag",
 ]

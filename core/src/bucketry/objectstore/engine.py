@@ -32,6 +32,7 @@ import asyncio
 import contextlib
 import functools
 import mimetypes
+import warnings
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, ClassVar, Self, TypeVar
 from urllib.parse import quote
@@ -53,7 +54,7 @@ from bucketry.parts import upload_parts
 from bucketry.retry import RetryPolicy
 from bucketry.storage import ReadVersion, Storage, WriteOptions
 
-__all__ = ["BucketStorage", "md5_etag_of"]
+__all__ = ["BucketStorage", "md5_etag_of", "plain_etag"]
 
 T = TypeVar("T")
 MiB = 1024 * 1024
@@ -142,8 +143,6 @@ class BucketStorage(Storage):
     @staticmethod
     def _renamed(old: Mapping[str, Any]) -> dict[str, Any]:
         """Options given under an old name, under the one name, with a deprecation warning."""
-        import warnings
-
         renamed: dict[str, Any] = {}
         for key, value in old.items():
             if value is None:
@@ -283,15 +282,7 @@ class BucketStorage(Storage):
         """Run one request under the retry policy, its SDK's exceptions translated: the one way
         the engine reaches the service."""
 
-        async def attempt() -> T:
-            try:
-                return await request()
-            except BucketryError:
-                raise
-            except (TimeoutError, Exception) as exc:
-                raise self._translate(exc, name) from exc
-
-        return await self._retrying(attempt, **policy)
+        return await self._retrying(lambda: self._once(name, request), **policy)
 
     async def _once(self, name: str | None, request: Callable[[], Awaitable[T]]) -> T:
         """One request, translated, not retried: for reads the core's resume loop retries."""
@@ -605,10 +596,16 @@ def _overrides(storage: BucketStorage, hook: str) -> bool:
     return getattr(type(storage), hook) is not getattr(BucketStorage, hook)
 
 
+def plain_etag(etag: object) -> str | None:
+    """An ETag as a value: without its quotes, ``None`` when there is none."""
+    text = str(etag or "").strip('"')
+    return text or None
+
+
 def md5_etag_of(etag: str | None) -> dict[str, str]:
     """What an ETag says of the bytes: ``{"md5": etag}`` when it is 32 hex digits (a single
     upload on S3-like services), ``{"s3-multipart": etag}`` when it is ``<md5>-N``."""
-    text = (etag or "").strip('"')
+    text = plain_etag(etag) or ""
     if len(text) == 32 and all(c in "0123456789abcdef" for c in text):
         return {"md5": text}
     head, dash, count = text.partition("-")

@@ -16,7 +16,6 @@ damaged-answer scenarios, in-process.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import threading
 from collections.abc import AsyncIterator, Mapping
@@ -26,7 +25,7 @@ from types import MappingProxyType
 from typing import ClassVar
 from urllib.parse import quote
 
-from bucketry.checksums import md5_hex, s3_multipart_etag
+from bucketry.checksums import md5_digest, md5_hex, s3_multipart_etag
 from bucketry.errors import (
     BucketryError,
     ConfigurationError,
@@ -325,11 +324,11 @@ class InMemoryObjectStore(BucketStorage):
 
     async def _put_part(self, put: Put, upload: str, number: int, body: memoryview) -> Part:
         data = bytes(body)
-        md5 = hashlib.md5(data, usedforsecurity=False)
-        etag = self.service.part(put.key, upload, number, data, md5.hexdigest())
-        if etag != md5.hexdigest():
+        md5 = md5_digest(data)
+        etag = self.service.part(put.key, upload, number, data, md5.hex())
+        if etag != md5.hex():
             raise IntegrityError(f"The memory bucket received a damaged part {number}.")
-        return Part(number, etag, len(data), md5.digest())
+        return Part(number, etag, len(data), md5)
 
     async def _complete_upload(self, put: Put, upload: str, parts: list[Part]) -> Stored:
         etag = self.service.complete(put, upload, [(part.number, part.tag) for part in parts])

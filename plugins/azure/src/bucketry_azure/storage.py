@@ -43,8 +43,10 @@ from bucketry.backend import (
     Put,
     Stored,
     UnavailableError,
+    content_md5,
     digest_off_the_loop,
     forbid_hidden_resends,
+    plain_etag,
 )
 from bucketry_azure.account import SKEW, blob_sas, resolve_account
 from bucketry_azure.errors import azure_errors, status, translate
@@ -229,7 +231,7 @@ class AzureStorage(BucketStorage):
     async def _put_object(self, put: Put, body: bytes, checksum: str) -> Stored:
         # The Content-MD5 the service checks before it commits, as the engine computed it (the
         # SDK's validate_content would hash the body a second time, on the event loop).
-        md5 = base64.b64encode(bytes.fromhex(checksum)).decode()
+        md5 = content_md5(checksum)
         answer = await self._blob(put.key).upload_blob(
             body, overwrite=not put.if_absent, headers={"Content-MD5": md5}, **self._written(put)
         )
@@ -483,7 +485,7 @@ def _described(properties: BlobProperties) -> dict[str, Any]:
     """What a properties call and a listing both say of a blob."""
     return {
         "size": int(properties.size),
-        "etag": str(properties.etag or "").strip('"') or None,
+        "etag": plain_etag(properties.etag),
         "content_type": properties.content_settings.content_type,
         "last_modified": properties.last_modified,
         "metadata": decode_azure_metadata(properties.metadata or {}),

@@ -44,6 +44,7 @@ from bucketry.backend import (
     WholeCheck,
     WriteOptions,
     md5_etag_of,
+    plain_etag,
 )
 from bucketry_obstore.errors import past_end, translate
 
@@ -152,7 +153,7 @@ class ObstoreStorage(BucketStorage):
         return True
 
     def _etag_sums(self, etag: object) -> dict[str, str]:
-        return md5_etag_of(_plain(etag)) if self._etags_are_md5() else {}
+        return md5_etag_of(plain_etag(etag)) if self._etags_are_md5() else {}
 
     def _stored_md5(self, result: Any) -> str | None:
         """The MD5 the store holds for an object: its ETag where that is one, else ours."""
@@ -194,7 +195,7 @@ class ObstoreStorage(BucketStorage):
             mode="create" if put.if_absent else "overwrite",
             use_multipart=False,
         )
-        etag = _plain(result.get("e_tag"))
+        etag = plain_etag(result.get("e_tag"))
         received = self._etag_sums(etag).get("md5")
         if received is None and self.verify_uploads:
             received = await self._received_md5(put.key, result.get("e_tag"))
@@ -265,7 +266,7 @@ class ObstoreStorage(BucketStorage):
 
         try:
             result = await self._once(name, upload)  # the stream can be read only once
-            etag = _plain(result.get("e_tag"))
+            etag = plain_etag(result.get("e_tag"))
             sums = self._etag_sums(etag)
             if "s3-multipart" in sums:
                 intact = sums["s3-multipart"] == digest.multipart_etag()
@@ -314,7 +315,7 @@ class ObstoreStorage(BucketStorage):
             raise
         md5 = self._stored_md5(result)
         sums = {"md5": md5} if md5 is not None else {}
-        return Answer(_body(result, chunk_size), _plain(result.meta.get("e_tag")), sums)
+        return Answer(_body(result, chunk_size), plain_etag(result.meta.get("e_tag")), sums)
 
     async def _head_object(self, key: str) -> ObjectHead:
         result = await obstore.get_async(self._store, key, options={"head": True})
@@ -322,7 +323,7 @@ class ObstoreStorage(BucketStorage):
         md5 = self._stored_md5(result)
         return ObjectHead(
             size=int(meta["size"]),
-            etag=_plain(meta.get("e_tag")),
+            etag=plain_etag(meta.get("e_tag")),
             content_type=attributes.get("Content-Type"),
             last_modified=meta.get("last_modified"),
             metadata=self._decode_metadata(
@@ -406,10 +407,8 @@ async def _body(result: Any, chunk_size: int) -> AsyncIterator[bytes]:
 
 def _listed(meta: Mapping[str, Any]) -> Listed:
     return Listed(
-        str(meta["path"]), int(meta["size"]), _plain(meta.get("e_tag")), meta.get("last_modified")
+        str(meta["path"]),
+        int(meta["size"]),
+        plain_etag(meta.get("e_tag")),
+        meta.get("last_modified"),
     )
-
-
-def _plain(etag: object) -> str | None:
-    text = str(etag or "").strip('"')
-    return text or None

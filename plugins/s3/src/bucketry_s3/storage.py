@@ -37,10 +37,13 @@ from bucketry.backend import (
     Part,
     Put,
     Stored,
+    content_md5,
     decode_header_metadata,
     encode_header_metadata,
     forbid_hidden_resends,
+    md5_digest,
     md5_etag_of,
+    plain_etag,
 )
 from bucketry_s3.errors import error_for, past_end, s3_errors, translate
 
@@ -247,7 +250,9 @@ class S3Storage(BucketStorage):
         return encryption not in _KMS
 
     def _etag_sums(self, response: Mapping[str, Any]) -> dict[str, str]:
-        return md5_etag_of(_plain(response.get("ETag"))) if self._verifiable_etag(response) else {}
+        return (
+            md5_etag_of(plain_etag(response.get("ETag"))) if self._verifiable_etag(response) else {}
+        )
 
     def _parameters(self, put: Put) -> dict[str, Any]:
         parameters: dict[str, Any] = {"Bucket": self.bucket, "Key": put.key}
@@ -268,9 +273,9 @@ class S3Storage(BucketStorage):
         # the previous version is never touched. The engine's ETag check is for services that
         # do not.
         response = await self._client.put_object(
-            Body=body, ContentMD5=_md5_base64(checksum), **self._parameters(put), **conditions
+            Body=body, ContentMD5=content_md5(checksum), **self._parameters(put), **conditions
         )
-        etag = _plain(response.get("ETag"))
+        etag = plain_etag(response.get("ETag"))
         return Stored(tag=etag, checksum=self._etag_sums(response).get("md5"))
 
     async def _start_upload(self, put: Put) -> str:
@@ -278,7 +283,7 @@ class S3Storage(BucketStorage):
         return str(response["UploadId"])
 
     async def _put_part(self, put: Put, upload: str, number: int, body: memoryview) -> Part:
-        digest = _md5(body)
+        digest = md5_digest(body)
         response = await self._client.upload_part(
             Bucket=self.bucket,
             Key=put.key,
@@ -287,7 +292,7 @@ class S3Storage(BucketStorage):
             Body=BytesReader(body),  # from the pooled buffer, never copied whole
             ContentMD5=base64.b64encode(digest).decode(),
         )
-        if self._verifiable_etag(response) and _plain(response["ETag"]) != digest.hex():
+        if self._verifiable_etag(response) and plain_etag(response["ETag"]) != digest.hex():
             # A part is only kept if completed: sending it again replaces it.
             raise IntegrityError(f"S3 received a damaged part {number} of {put.key!r}.")
         return Part(number, str(response["ETag"]), len(body), digest)
@@ -301,7 +306,7 @@ class S3Storage(BucketStorage):
             MultipartUpload={"Parts": [{"PartNumber": p.number, "ETag": p.tag} for p in parts]},
             **conditions,
         )
-        etag = _plain(response.get("ETag"))
+        etag = plain_etag(response.get("ETag"))
         return Stored(tag=etag, checksum=self._etag_sums(response).get("s3-multipart"))
 
     async def _abort_upload(self, put: Put, upload: str) -> None:
@@ -325,13 +330,13 @@ class S3Storage(BucketStorage):
             raise
         etag = response.get("ETag")
         sums = _sums(response, self._etag_sums(response))
-        return Answer(_body(response["Body"], chunk_size), _plain(etag), sums)
+        return Answer(_body(response["Body"], chunk_size), plain_etag(etag), sums)
 
     async def _head_object(self, key: str) -> ObjectHead:
         response = await self._client.head_object(Bucket=self.bucket, Key=key)
         return ObjectHead(
             size=int(response["ContentLength"]),
-            etag=_plain(response.get("ETag")),
+            etag=plain_etag(response.get("ETag")),
             content_type=response.get("ContentType"),
             last_modified=response.get("LastModified"),
             metadata=decode_header_metadata(response.get("Metadata", {})),
@@ -342,7 +347,7 @@ class S3Storage(BucketStorage):
         if if_match is not None:
             # A damaged create is removed only if it is still that object.
             head = await self._client.head_object(Bucket=self.bucket, Key=key)
-            if _plain(head.get("ETag")) != if_match:
+            if plain_etag(head.get("ETag")) != if_match:
                 return
         await self._client.delete_object(Bucket=self.bucket, Key=key)
 
@@ -412,7 +417,10 @@ class S3Storage(BucketStorage):
         page = await self._client.list_objects_v2(**parameters)
         objects = [
             Listed(
-                item["Key"], int(item["Size"]), _plain(item.get("ETag")), item.get("LastModified")
+                item["Key"],
+                int(item["Size"]),
+                plain_etag(item.get("ETag")),
+                item.get("LastModified"),
             )
             for item in page.get("Contents", [])
         ]
@@ -463,18 +471,3 @@ def _sums(response: Mapping[str, Any], etag_sums: Mapping[str, str]) -> dict[str
             sums[algorithm] = value
     sums.update(etag_sums)
     return sums
-
-
-def _plain(etag: object) -> str | None:
-    text = str(etag or "").strip('"')
-    return text or None
-
-
-def _md5(data: bytes | memoryview) -> bytes:
-    import hashlib
-
-    return hashlib.md5(data, usedforsecurity=False).digest()
-
-
-def _md5_base64(hex_md5: str) -> str:
-    return base64.b64encode(bytes.fromhex(hex_md5)).decode()
